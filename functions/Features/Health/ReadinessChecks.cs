@@ -1,0 +1,51 @@
+using Automator67.Contracts.Queues;
+using Automator67.Functions.Database;
+using Automator67.Functions.Queues;
+using Azure;
+using Azure.Storage.Queues;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+using Npgsql;
+
+namespace Automator67.Functions.Features.Health;
+
+/// <summary>The database answers and its schema is migrated.</summary>
+public sealed class DatabaseReadinessCheck(NpgsqlDataSource dataSource, DatabaseState state) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var command = dataSource.CreateCommand("SELECT 1");
+            await command.ExecuteScalarAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or TimeoutException or OperationCanceledException)
+        {
+            return HealthCheckResult.Unhealthy($"database unreachable: {ex.GetBaseException().Message}");
+        }
+
+        return state.IsReady ? HealthCheckResult.Healthy("database reachable, schema migrated") : HealthCheckResult.Unhealthy(state.Problem);
+    }
+}
+
+/// <summary>The queue service answers and the relay-events queue exists (created on first check).</summary>
+public sealed class QueueReadinessCheck(QueueServiceClient queues, IOptions<QueueOptions> options) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var events = queues.GetQueueClient(QueueNames.RelayEvents(options.Value.Prefix));
+        try
+        {
+            await events.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
+            return HealthCheckResult.Healthy($"queue service reachable, {events.Name} present");
+        }
+        catch (RequestFailedException ex)
+        {
+            return HealthCheckResult.Unhealthy($"queue service refused: {ex.Status} {ex.ErrorCode}");
+        }
+        catch (Exception ex) when (ex is AggregateException or HttpRequestException or OperationCanceledException or TimeoutException)
+        {
+            return HealthCheckResult.Unhealthy($"queue service unreachable: {ex.GetBaseException().Message}");
+        }
+    }
+}

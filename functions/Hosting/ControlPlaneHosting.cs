@@ -1,0 +1,115 @@
+using Automator67.Functions.Database;
+using Automator67.Functions.Features.Health;
+using Automator67.Functions.Queues;
+using Automator67.Hosting;
+using Automator67.Orchestrations.Runtime;
+using Hangfire;
+using Hangfire.Dashboard;
+using Microsoft.Extensions.Logging.Console;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using Scalar.AspNetCore;
+
+namespace Automator67.Functions.Hosting;
+
+/// <summary>The control plane's one composition method and its middleware pipeline.</summary>
+public static class ControlPlaneHosting
+{
+    /// <summary>Built-in defaults: log levels that keep request logs (with their request id) and drop framework chatter.</summary>
+    static readonly IReadOnlyDictionary<string, string?> BuiltInDefaults = new Dictionary<string, string?>
+    {
+        ["Logging:LogLevel:Default"] = "Information",
+        ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
+        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information",
+        ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
+    };
+
+    static readonly string[] ConsoleFormatters = [ConsoleFormatterNames.Json, ConsoleFormatterNames.Simple, ConsoleFormatterNames.Systemd];
+
+    /// <summary>Creates the builder with Automator67's configuration sources (see <see cref="LocalSettings"/>).</summary>
+    public static WebApplicationBuilder CreateBuilder(string[] args)
+    {
+        var contentRoot = Directory.GetCurrentDirectory();
+        var local = LocalSettings.Load(contentRoot);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions
+        {
+            Args = args,
+            ContentRootPath = contentRoot,
+            EnvironmentName = local.EnvironmentName,
+        });
+        local.ApplyTo(builder.Configuration, builder.Environment.IsDevelopment(), BuiltInDefaults, DevelopmentDefaults.Values, args);
+        return builder;
+    }
+
+    public static WebApplicationBuilder AddControlPlane(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        var controlPlane = builder.Configuration.GetSection(ControlPlaneOptions.Section).Get<ControlPlaneOptions>() ?? new ControlPlaneOptions();
+        builder.WebHost.UseUrls(controlPlane.Url);
+        services.Configure<HostOptions>(host => host.ShutdownTimeout = controlPlane.ShutdownTimeout);
+
+        services.AddOptions<ControlPlaneOptions>().BindConfiguration(ControlPlaneOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        AddLogging(builder);
+
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(provider => new NpgsqlDataSourceBuilder(provider.GetRequiredService<IOptions<DatabaseOptions>>().Value.Postgres)
+        {
+            Name = "automator67",
+        }.Build());
+        services.AddSingleton<DatabaseState>();
+        services.AddHostedService<DatabaseMigrator>();
+
+        services.AddOrchestrationRuntime(provider => provider.GetRequiredService<IOptions<DatabaseOptions>>().Value.Postgres);
+        services.AddHostedService<OrchestrationServer>();
+        services.AddRelayQueues();
+
+        services.AddApiProblemDetails();
+        services.AddHealthEndpoints();
+        services.AddOpenApi();
+        return builder;
+    }
+
+    /// <summary>Middleware and the routes every feature shares; the features map their own groups in Program.cs.</summary>
+    public static WebApplication UseControlPlane(this WebApplication app)
+    {
+        app.UseRequestId();
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+
+        app.MapOpenApi();
+        app.MapScalarApiReference(options => options.WithTitle("Automator67 API"));
+        // Loopback only until accounts exist (the auth issue gates it behind an admin).
+        app.MapHangfireDashboard("/hangfire", new DashboardOptions
+        {
+            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            DashboardTitle = "Automator67 orchestrations",
+            DisplayStorageConnectionString = false,
+        });
+        return app;
+    }
+
+    static void AddLogging(WebApplicationBuilder builder)
+    {
+        // Structured logs with scopes: ASP.NET Core puts RequestId and TraceId in the scope of every request's lines.
+        builder.Logging.ClearProviders();
+        builder.Logging.AddConsole();
+        builder.Services.Configure<JsonConsoleFormatterOptions>(o =>
+        {
+            o.IncludeScopes = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+        });
+        builder.Services.Configure<SimpleConsoleFormatterOptions>(o =>
+        {
+            o.IncludeScopes = true;
+            o.SingleLine = true;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        });
+        builder.Services.PostConfigure<ConsoleLoggerOptions>(o => o.FormatterName ??= ConsoleFormatterNames.Json);
+        builder.Services.AddOptions<ConsoleLoggerOptions>()
+            .Validate(o => ConsoleFormatters.Contains(o.FormatterName), "Setting Logging__Console__FormatterName must be json, simple or systemd.")
+            .ValidateOnStart();
+    }
+}

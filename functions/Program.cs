@@ -1,0 +1,20 @@
+using Automator67.Functions.Features.Health;
+using Automator67.Functions.Hosting;
+using Automator67.Hosting;
+
+// Automator67 control plane: the design card's HTTP functions, timer functions and queue function, on ASP.NET Core
+// and Hangfire (see README, "Why not Azure Functions").
+return await StartupErrors.RunAsync("automator67", async () =>
+{
+    var builder = ControlPlaneHosting.CreateBuilder(args);
+    builder.AddControlPlane();
+
+    var app = builder.Build();
+    app.UseControlPlane();
+    app.MapHealth();
+
+    await app.RunAsync();
+});
+
+/// <summary>Entry point; public so the tests can find the assembly.</summary>
+public partial class Program;
