@@ -43,7 +43,11 @@ static async Task PrintFactsAsync(string[] args)
     try
     {
         var facts = await docker.ReadHostFactsAsync(timeout.Token);
-        Console.WriteLine(JsonSerializer.Serialize(facts, new JsonSerializerOptions(JsonSerializerOptions.Web) { WriteIndented = true }));
+        Console.WriteLine(JsonSerializer.Serialize(facts, new JsonSerializerOptions(JsonSerializerOptions.Web)
+        {
+            WriteIndented = true,
+            Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // a terminal, not a web page
+        }));
     }
     catch (Exception ex) when (ex is HttpRequestException or IOException or TimeoutException or OperationCanceledException or System.Net.Sockets.SocketException)
     {

@@ -31,10 +31,7 @@ public static class RelayHosting
     /// <summary>The relay's one composition method.</summary>
     public static HostApplicationBuilder AddNodeRelay(this HostApplicationBuilder builder)
     {
-        builder.Services.AddOptions<RelayOptions>()
-            .BindConfiguration(RelayOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        builder.Services.AddSettings<RelayOptions>(RelayOptions.Section);
         builder.Services.AddSingleton<DockerEngine>();
         builder.Services.AddSingleton(TimeProvider.System);
         return builder;

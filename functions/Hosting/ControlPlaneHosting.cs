@@ -48,8 +48,8 @@ public static class ControlPlaneHosting
         builder.WebHost.UseUrls(controlPlane.Url);
         services.Configure<HostOptions>(host => host.ShutdownTimeout = controlPlane.ShutdownTimeout);
 
-        services.AddOptions<ControlPlaneOptions>().BindConfiguration(ControlPlaneOptions.Section).ValidateDataAnnotations().ValidateOnStart();
-        services.AddOptions<DatabaseOptions>().BindConfiguration(DatabaseOptions.Section).ValidateDataAnnotations().ValidateOnStart();
+        services.AddSettings<ControlPlaneOptions>(ControlPlaneOptions.Section);
+        services.AddSettings<DatabaseOptions>(DatabaseOptions.Section);
         AddLogging(builder);
 
         services.AddSingleton(TimeProvider.System);

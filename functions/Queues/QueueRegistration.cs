@@ -1,3 +1,4 @@
+using Automator67.Hosting;
 using Azure.Core;
 using Azure.Storage.Queues;
 using Microsoft.Extensions.Options;
@@ -9,11 +10,7 @@ public static class QueueRegistration
     /// <summary>Registers the storage-queue client that carries relay commands and events.</summary>
     public static IServiceCollection AddRelayQueues(this IServiceCollection services)
     {
-        services.AddOptions<QueueOptions>()
-            .BindConfiguration(QueueOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        services.AddOptions<QueueOptions>().Validate<IConfiguration>(
+        services.AddSettings<QueueOptions>(QueueOptions.Section).Validate<IConfiguration>(
             (_, configuration) => !string.IsNullOrWhiteSpace(configuration[QueueOptions.ConnectionSetting]),
             $"Missing setting {QueueOptions.ConnectionSetting} (the storage account connection string for the relay queues; UseDevelopmentStorage=true means Azurite): set it in local.settings.json Values or as an environment variable.");
 

@@ -1,3 +1,4 @@
+using Automator67.Hosting;
 using Hangfire;
 using Hangfire.PostgreSql;
 using Microsoft.Extensions.DependencyInjection;
@@ -14,10 +15,7 @@ public static class OrchestrationRuntime
     /// </summary>
     public static IServiceCollection AddOrchestrationRuntime(this IServiceCollection services, Func<IServiceProvider, string> connectionString)
     {
-        services.AddOptions<OrchestrationOptions>()
-            .BindConfiguration(OrchestrationOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
+        services.AddSettings<OrchestrationOptions>(OrchestrationOptions.Section);
 
         services.AddHangfire((provider, configuration) =>
         {
@@ -37,8 +35,27 @@ public static class OrchestrationRuntime
     public static async Task InstallSchemaAsync(NpgsqlDataSource dataSource, OrchestrationOptions options, CancellationToken cancellationToken)
     {
         await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
-        PostgreSqlObjectsInstaller.Install(connection, options.SchemaName);
+        // Hangfire's installer races with itself (two processes both CREATE SCHEMA); a session lock serialises them.
+        await using (var lockCommand = new NpgsqlCommand("SELECT pg_advisory_lock(@key)", connection))
+        {
+            lockCommand.Parameters.AddWithValue("key", InstallLockKey);
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        try
+        {
+            PostgreSqlObjectsInstaller.Install(connection, options.SchemaName);
+        }
+        finally
+        {
+            await using var unlock = new NpgsqlCommand("SELECT pg_advisory_unlock(@key)", connection);
+            unlock.Parameters.AddWithValue("key", InstallLockKey);
+            await unlock.ExecuteNonQueryAsync(CancellationToken.None);
+        }
     }
+
+    // Any fixed bigint unique to this purpose; "a67hfins" in ASCII.
+    const long InstallLockKey = 0x6136376866696E73;
 
     static PostgreSqlStorageOptions StorageOptions(OrchestrationOptions options) => new()
     {

@@ -26,7 +26,7 @@ public static class TestEnvironment
     public static string RepositoryRoot { get; } = FindRepositoryRoot();
 
     /// <summary>Debug or Release: the configuration these tests were built in, so the processes they start match.</summary>
-    public static string Configuration { get; } = new DirectoryInfo(AppContext.BaseDirectory).Parent!.Parent!.Name;
+    public static string Configuration { get; } = new DirectoryInfo(Path.TrimEndingDirectorySeparator(AppContext.BaseDirectory)).Parent!.Name;
 
     /// <summary>A per-test time cap: a hang fails the test instead of stalling CI.</summary>
     public static CancellationToken TimeCap(TimeSpan? limit = null)

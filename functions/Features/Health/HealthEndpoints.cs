@@ -1,12 +1,11 @@
-using System.Text.Json;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Automator67.Functions.Features.Health;
 
 /// <summary>
 /// <c>/healthz</c>: the process is alive (liveness; no dependency is checked, so a database outage never restarts it).
-/// <c>/readyz</c>: the database and queue service are reachable (readiness); 503 with the reasons otherwise.
+/// <c>/readyz</c>: the database and queue service are reachable (readiness); 503 problem details naming each failure otherwise.
 /// </summary>
 public static class HealthEndpoints
 {
@@ -21,52 +20,42 @@ public static class HealthEndpoints
         return services;
     }
 
-    public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder routes)
+    public static RouteGroupBuilder MapHealth(this IEndpointRouteBuilder routes)
     {
-        routes.MapHealthChecks("/healthz", new HealthCheckOptions
-        {
-            Predicate = _ => false,
-            ResponseWriter = WriteReport,
-        }).WithTags("Health").WithDescription("Liveness: the process is up.");
-
-        routes.MapHealthChecks("/readyz", new HealthCheckOptions
-        {
-            Predicate = check => check.Tags.Contains(ReadyTag),
-            ResponseWriter = WriteReport,
-            ResultStatusCodes =
-            {
-                [HealthStatus.Healthy] = StatusCodes.Status200OK,
-                [HealthStatus.Degraded] = StatusCodes.Status200OK,
-                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
-            },
-        }).WithTags("Health").WithDescription("Readiness: database and queue service reachable.");
-        return routes;
+        var group = routes.MapGroup("").WithTags("Health");
+        group.MapGet("/healthz", Live).WithSummary("Liveness: the process is up.");
+        group.MapGet("/readyz", Ready).WithSummary("Readiness: database and queue service reachable.");
+        return group;
     }
 
-    // Healthy: {"status":"Healthy","checks":{...}}. Unhealthy: an RFC 7807 problem whose detail names each failure.
-    static Task WriteReport(HttpContext context, HealthReport report)
+    static Ok<HealthView> Live(HttpContext context)
     {
+        context.Response.Headers.CacheControl = "no-store";
+        return TypedResults.Ok(new HealthView("Healthy", new Dictionary<string, HealthCheckView>()));
+    }
+
+    static async Task<Results<Ok<HealthView>, ProblemHttpResult>> Ready(HealthCheckService health, HttpContext context, CancellationToken ct)
+    {
+        var report = await health.CheckHealthAsync(check => check.Tags.Contains(ReadyTag), ct);
         var checks = report.Entries.ToDictionary(
             e => e.Key,
-            e => new HealthCheckView(e.Value.Status.ToString(), e.Value.Description, (long)e.Value.Duration.TotalMilliseconds));
+            e => new HealthCheckView(e.Value.Status.ToString(), e.Value.Description ?? e.Value.Exception?.Message, (long)e.Value.Duration.TotalMilliseconds));
         context.Response.Headers.CacheControl = "no-store";
 
-        if (report.Status == HealthStatus.Unhealthy)
+        if (report.Status != HealthStatus.Unhealthy)
         {
-            var failures = report.Entries.Where(e => e.Value.Status == HealthStatus.Unhealthy)
-                .Select(e => $"{e.Key}: {e.Value.Description ?? e.Value.Exception?.Message ?? "unhealthy"}");
-            return Results.Problem(
-                title: "Not ready",
-                detail: string.Join("; ", failures),
-                statusCode: StatusCodes.Status503ServiceUnavailable,
-                extensions: new Dictionary<string, object?> { ["checks"] = checks }).ExecuteAsync(context);
+            return TypedResults.Ok(new HealthView(report.Status.ToString(), checks));
         }
 
-        context.Response.ContentType = "application/json";
-        return JsonSerializer.SerializeAsync(context.Response.Body, new HealthView(report.Status.ToString(), checks), JsonSerializerOptions.Web, cancellationToken: context.RequestAborted);
+        var failures = checks.Where(c => c.Value.Status == nameof(HealthStatus.Unhealthy)).Select(c => $"{c.Key}: {c.Value.Description ?? "unhealthy"}");
+        return TypedResults.Problem(
+            title: "Not ready",
+            detail: string.Join("; ", failures),
+            statusCode: StatusCodes.Status503ServiceUnavailable,
+            extensions: new Dictionary<string, object?> { ["checks"] = checks });
     }
 
-    sealed record HealthView(string Status, IReadOnlyDictionary<string, HealthCheckView> Checks);
+    public sealed record HealthView(string Status, IReadOnlyDictionary<string, HealthCheckView> Checks);
 
-    sealed record HealthCheckView(string Status, string? Description, long DurationMs);
+    public sealed record HealthCheckView(string Status, string? Description, long DurationMs);
 }

@@ -39,11 +39,12 @@ public sealed class QueueReadinessCheck(QueueServiceClient queues, IOptions<Queu
             await events.CreateIfNotExistsAsync(cancellationToken: cancellationToken);
             return HealthCheckResult.Healthy($"queue service reachable, {events.Name} present");
         }
-        catch (RequestFailedException ex)
+        catch (RequestFailedException ex) when (ex.Status != 0)
         {
             return HealthCheckResult.Unhealthy($"queue service refused: {ex.Status} {ex.ErrorCode}");
         }
-        catch (Exception ex) when (ex is AggregateException or HttpRequestException or OperationCanceledException or TimeoutException)
+        // Status 0 is a transport failure (refused, reset, timed out); with retries left the SDK wraps them in an AggregateException.
+        catch (Exception ex) when (ex is RequestFailedException or AggregateException or HttpRequestException or OperationCanceledException or TimeoutException)
         {
             return HealthCheckResult.Unhealthy($"queue service unreachable: {ex.GetBaseException().Message}");
         }

@@ -1,0 +1,47 @@
+using System.Reflection;
+using Automator67.Functions.Database;
+using Automator67.Functions.Hosting;
+using Automator67.Functions.Queues;
+using Automator67.Hosting;
+using Automator67.NodeRelay;
+using Automator67.Orchestrations.Runtime;
+using Automator67.Tests.Infrastructure;
+
+namespace Automator67.Tests.Hosting;
+
+/// <summary>local.settings.sample.json is the settings reference: it must parse and name every setting there is.</summary>
+public sealed class SampleSettingsTests
+{
+    static readonly string SamplePath = Path.Combine(TestEnvironment.RepositoryRoot, "local.settings.sample.json");
+
+    public static TheoryData<Type, string> OptionsClasses => new()
+    {
+        { typeof(ControlPlaneOptions), ControlPlaneOptions.Section },
+        { typeof(QueueOptions), QueueOptions.Section },
+        { typeof(OrchestrationOptions), OrchestrationOptions.Section },
+        { typeof(RelayOptions), RelayOptions.Section },
+        { typeof(DatabaseOptions), DatabaseOptions.Section },
+    };
+
+    [Theory]
+    [MemberData(nameof(OptionsClasses))]
+    public void Sample_ListsEverySetting_OfEachOptionsClass(Type options, string section)
+    {
+        var sample = LocalSettings.Read(SamplePath);
+
+        var settable = options.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanWrite);
+        foreach (var property in settable)
+        {
+            Assert.True(sample.ContainsKey($"{section}:{property.Name}"), $"local.settings.sample.json lacks {section}__{property.Name}");
+        }
+    }
+
+    [Fact]
+    public void Sample_NamesTheStorageConnection_AndTheFunctionsPort()
+    {
+        var sample = LocalSettings.Read(SamplePath);
+
+        Assert.Equal("UseDevelopmentStorage=true", sample[QueueOptions.ConnectionSetting]);
+        Assert.Equal("7071", sample["ControlPlane:Port"]);
+    }
+}
