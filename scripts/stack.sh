@@ -211,6 +211,8 @@ up_install() {
     for p in "${DEB_PACKAGES[@]}"; do
         [[ $st == *$'\n'"$p install ok installed"$'\n'* ]] || missing+=("$p")
     done
+    # Azurite needs Node.js and npm; Debian's are recent enough, and a machine that has its own keeps it.
+    have npm || missing+=(nodejs npm)
     if ((${#missing[@]})); then
         if ((EUID != 0)); then
             fail install "failed: missing Debian package(s) ${missing[*]} and not running as root; install them by hand: sudo apt-get install ${missing[*]}"

@@ -62,16 +62,25 @@ public sealed class ControlPlaneSmokeTests(DatabaseFixture database, QueueFixtur
     }
 
     [Fact]
-    public async Task Healthz_OpenApi_ReferencePage_AndProblemDetails_Answer()
+    public async Task Healthz_OpenApi_ReferencePage_ProblemDetails_AndRequestIdLogs_Answer()
     {
         var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(60));
         var port = ProductProcess.FreePort();
         var baseUrl = $"http://127.0.0.1:{port}";
-        await using var process = ProductProcess.StartControlPlane(Settings(port));
+        var settings = Settings(port);
+        settings["Logging__Console__FormatterName"] = "json";
+        await using var process = ProductProcess.StartControlPlane(settings);
         (await WaitForReadyAsync(process, $"{baseUrl}/readyz", ct)).Dispose();
 
         using var healthz = await Http.GetAsync($"{baseUrl}/healthz", ct);
         Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
+
+        // Structured logs: the request's lines carry the id the response names.
+        var requestId = healthz.Headers.GetValues("X-Request-Id").Single();
+        while (!process.Stdout.Contains($"\"RequestId\":\"{requestId}\"", StringComparison.Ordinal))
+        {
+            await Task.Delay(100, ct);
+        }
 
         var openApi = await Http.GetFromJsonAsync<JsonElement>($"{baseUrl}/openapi/v1.json", ct);
         Assert.StartsWith("3.", openApi.GetProperty("openapi").GetString(), StringComparison.Ordinal);
