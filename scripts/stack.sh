@@ -151,6 +151,44 @@ spawn() {
     UP_STARTED+=("$part")
 }
 
+# wait_started PART PID READY_FN LOG FROM WHAT: up to 30 s for READY_FN; a dead process or a timeout fails PART.
+wait_started() {
+    local part=$1 pid=$2 ready=$3 log=$4 from=$5 what=$6 i
+    for ((i = 0; i < 150; i++)); do
+        "$ready" && return 0
+        alive "$pid" || fail "$part" "failed to start: the process exited; see its log below" "$log" "$from"
+        sleep 0.2
+    done
+    "$ready" || fail "$part" "failed to start: $what did not answer within 30s" "$log" "$from"
+}
+
+# stop_simple PART: stops a part found by PART_pid (SIGTERM, then SIGKILL after 20 s) and forgets its pid file.
+stop_simple() {
+    local part=$1 pid
+    pid=$("${part}_pid")
+    if [[ -z $pid ]]; then
+        rm -f "$RUN/$part.pid"
+        say "$part" "not running"
+        return 0
+    fi
+    stop_pid "$part" "$pid" 20
+    rm -f "$RUN/$part.pid"
+    say "$part" "stopped (pid $pid)"
+}
+
+# status_simple PART ADDRESS: running only if PART_pid finds it and PART_ready says it answers.
+status_simple() {
+    local part=$1 addr=$2 pid
+    pid=$("${part}_pid")
+    if [[ -n $pid ]] && "${part}_ready"; then
+        say "$part" "running  $addr (pid $pid)"
+        return 0
+    fi
+    [[ -n $pid ]] && { say "$part" "not answering  $addr (pid $pid)"; return 1; }
+    say "$part" "stopped"
+    return 1
+}
+
 # stop_pid NAME PID [TIMEOUT]: SIGTERM, wait up to TIMEOUT s, then SIGKILL.
 stop_pid() {
     local name=$1 pid=$2 timeout=${3:-20} i
@@ -465,39 +503,13 @@ up_azurite() {
         --blobPort "$BLOB_PORT" --queuePort "$QUEUE_PORT" --tablePort "$TABLE_PORT"
     pid=$SPAWNED_PID
     echo "$pid" >"$RUN/azurite.pid"
-    for ((i = 0; i < 150; i++)); do # 30 s
-        azurite_ready && break
-        alive "$pid" || fail azurite "failed to start: the process exited; see its log below" "$log" "$from"
-        sleep 0.2
-    done
-    azurite_ready || fail azurite "failed to start: queue port $QUEUE_PORT did not answer within 30s" "$log" "$from"
+    wait_started azurite "$pid" azurite_ready "$log" "$from" "queue port $QUEUE_PORT"
     say azurite "up  $(azurite_addr) (pid $pid)"
 }
 
-stop_azurite() {
-    local pid
-    pid=$(azurite_pid)
-    if [[ -z $pid ]]; then
-        rm -f "$RUN/azurite.pid"
-        say azurite "not running"
-        return 0
-    fi
-    stop_pid azurite "$pid" 20
-    rm -f "$RUN/azurite.pid"
-    say azurite "stopped (pid $pid)"
-}
+stop_azurite() { stop_simple azurite; }
 
-status_azurite() {
-    local pid
-    pid=$(azurite_pid)
-    if [[ -n $pid ]] && azurite_ready; then
-        say azurite "running  $(azurite_addr) (pid $pid)"
-        return 0
-    fi
-    [[ -n $pid ]] && { say azurite "not answering  $(azurite_addr) (pid $pid)"; return 1; }
-    say azurite "stopped"
-    return 1
-}
+status_azurite() { status_simple azurite "$(azurite_addr)"; }
 
 # ---------------------------------------------------------------- docker
 
@@ -699,39 +711,13 @@ EOF
     spawn registry "$log" docker-registry serve "$REG_CONFIG"
     pid=$SPAWNED_PID
     echo "$pid" >"$RUN/registry.pid"
-    for ((i = 0; i < 150; i++)); do # 30 s
-        registry_ready && break
-        alive "$pid" || fail registry "failed to start: docker-registry exited; see its log below" "$log" "$from"
-        sleep 0.2
-    done
-    registry_ready || fail registry "failed to start: http://$REGISTRY/v2/ did not answer within 30s" "$log" "$from"
+    wait_started registry "$pid" registry_ready "$log" "$from" "http://$REGISTRY/v2/"
     say registry "up  $REGISTRY (pid $pid)"
 }
 
-stop_registry() {
-    local pid
-    pid=$(registry_pid)
-    if [[ -z $pid ]]; then
-        rm -f "$RUN/registry.pid"
-        say registry "not running"
-        return 0
-    fi
-    stop_pid registry "$pid" 20
-    rm -f "$RUN/registry.pid"
-    say registry "stopped (pid $pid)"
-}
+stop_registry() { stop_simple registry; }
 
-status_registry() {
-    local pid
-    pid=$(registry_pid)
-    if [[ -n $pid ]] && registry_ready; then
-        say registry "running  $REGISTRY (pid $pid)"
-        return 0
-    fi
-    [[ -n $pid ]] && { say registry "not answering  $REGISTRY (pid $pid)"; return 1; }
-    say registry "stopped"
-    return 1
-}
+status_registry() { status_simple registry "$REGISTRY"; }
 
 # ---------------------------------------------------------------- images
 
