@@ -1,3 +1,6 @@
+using Automator67.Functions.Features.Accounts;
+using Automator67.Functions.Features.Audit;
+using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Hosting;
 using Automator67.Hosting;
@@ -10,8 +13,17 @@ return await StartupErrors.RunAsync("automator67", async () =>
     builder.AddControlPlane();
 
     var app = builder.Build();
+    if (args is ["bootstrap-admin", ..])
+    {
+        await app.BootstrapAdminAsync();
+        return;
+    }
+
     app.UseControlPlane();
     app.MapHealth();
+    app.MapAuth();
+    app.MapAccounts();
+    app.MapAudit();
 
     await app.RunAsync();
 });

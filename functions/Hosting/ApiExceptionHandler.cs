@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Diagnostics;
+using System.Text.Json;
 using Npgsql;
 
 namespace Automator67.Functions.Hosting;
@@ -12,6 +13,21 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        // A body that is not the JSON we expect: name the field, as a validation problem.
+        if (exception is BadHttpRequestException { InnerException: JsonException json })
+        {
+            httpContext.Response.StatusCode = StatusCodes.Status400BadRequest;
+            return await problems.TryWriteAsync(new ProblemDetailsContext
+            {
+                HttpContext = httpContext,
+                ProblemDetails = new HttpValidationProblemDetails(new Dictionary<string, string[]> { [FieldName(json.Path)] = [JsonProblem(json)] })
+                {
+                    Status = StatusCodes.Status400BadRequest,
+                    Title = "The request body is not valid",
+                },
+            });
+        }
+
         var (status, title, detail) = exception switch
         {
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
@@ -35,6 +51,14 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
             ProblemDetails = { Status = status, Title = title, Detail = detail },
         });
     }
+
+    // "$.email" → "email"; "$" or nothing → "body".
+    static string FieldName(string? path) => path is null or "$" ? "body" : path.StartsWith("$.", StringComparison.Ordinal) ? path[2..] : path;
+
+    static string JsonProblem(JsonException json) =>
+        json.Message.Contains("could not be mapped", StringComparison.Ordinal) ? "This field is not part of the request."
+        : json.Message.Contains("could not be converted", StringComparison.Ordinal) ? "This field has the wrong type."
+        : "The body is not valid JSON here.";
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     partial void LogUnhandled(Exception exception, string method, string path);

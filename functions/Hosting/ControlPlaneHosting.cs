@@ -1,10 +1,12 @@
 using Automator67.Functions.Database;
+using System.Text.Json.Serialization;
+using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
 using Automator67.Orchestrations.Runtime;
 using Hangfire;
-using Hangfire.Dashboard;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -23,6 +25,9 @@ public static class ControlPlaneHosting
         ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
     };
+
+    /// <summary>Largest request body accepted (413 beyond): API bodies are small JSON documents.</summary>
+    public const long MaxRequestBodyBytes = 1024 * 1024;
 
     static readonly string[] ConsoleFormatters = [ConsoleFormatterNames.Json, ConsoleFormatterNames.Simple, ConsoleFormatterNames.Systemd];
 
@@ -64,7 +69,13 @@ public static class ControlPlaneHosting
         services.AddHostedService<OrchestrationServer>();
         services.AddRelayQueues();
 
+        services.AddAuth();
         services.AddApiProblemDetails();
+        // Unknown fields are refused (a typo must not be ignored silently); bodies are small JSON documents.
+        services.ConfigureHttpJsonOptions(json => json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow);
+        // A body that does not bind reaches ApiExceptionHandler, which names the field, instead of a bare 400.
+        services.Configure<RouteHandlerOptions>(routing => routing.ThrowOnBadRequest = true);
+        builder.WebHost.ConfigureKestrel(kestrel => kestrel.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         services.AddHealthEndpoints();
         services.AddOpenApi();
         return builder;
@@ -76,13 +87,15 @@ public static class ControlPlaneHosting
         app.UseRequestId();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseAuthentication();
+        app.UseAuthorization();
 
         app.MapOpenApi();
         app.MapScalarApiReference(options => options.WithTitle("Automator67 API"));
-        // Loopback only until accounts exist (the auth issue gates it behind an admin).
         app.MapHangfireDashboard("/hangfire", new DashboardOptions
         {
-            Authorization = [new LocalRequestsOnlyAuthorizationFilter()],
+            Authorization = [],
+            AsyncAuthorization = [new AdminDashboardAuthorization()],
             DashboardTitle = "Automator67 orchestrations",
             DisplayStorageConnectionString = false,
         });

@@ -90,8 +90,9 @@ public sealed class ControlPlaneSmokeTests(DatabaseFixture database, QueueFixtur
         Assert.Equal(HttpStatusCode.OK, reference.StatusCode);
         Assert.Contains("text/html", reference.Content.Headers.ContentType?.MediaType, StringComparison.Ordinal);
 
+        // The dashboard belongs to the admin (see AdminTests): anonymous callers are refused.
         using var dashboard = await Http.GetAsync($"{baseUrl}/hangfire", ct);
-        Assert.Equal(HttpStatusCode.OK, dashboard.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, dashboard.StatusCode);
 
         using var missing = await Http.GetAsync($"{baseUrl}/api/no-such-thing", ct);
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);

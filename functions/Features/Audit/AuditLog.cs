@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+
+namespace Automator67.Functions.Features.Audit;
+
+/// <summary>Event types in the audit log; stable strings, filterable in <c>GET /api/audit</c>.</summary>
+public static class AuditTypes
+{
+    public const string Signup = "auth.signup";
+    public const string LoginSucceeded = "auth.login.succeeded";
+    public const string LoginFailed = "auth.login.failed";
+    public const string Logout = "auth.logout";
+    public const string SessionRevoked = "auth.session.revoked";
+    public const string RefreshTokenReused = "auth.refresh.reused";
+    public const string AuthorizationFailed = "auth.authorization.failed";
+    public const string AccountCreated = "account.created";
+    public const string AccountDisabled = "account.disabled";
+    public const string AccountEnabled = "account.enabled";
+    public const string RoleChanged = "account.role.changed";
+}
+
+/// <summary>Who did what to which account, from where. Never a secret: callers pass ids and reasons, not tokens or passwords.</summary>
+public sealed record AuditEvent(string Type, Guid? AccountId, Guid? ActorId, string? Ip, string? UserAgent, IReadOnlyDictionary<string, object?>? Detail = null)
+{
+    public static AuditEvent From(HttpContext http, string type, Guid? accountId, Guid? actorId, IReadOnlyDictionary<string, object?>? detail = null) =>
+        new(type, accountId, actorId, RequestOrigin.Ip(http), RequestOrigin.UserAgent(http), detail);
+}
+
+public sealed class AuditLog(NpgsqlDataSource dataSource, TimeProvider time)
+{
+    const string Insert = """
+        INSERT INTO a67.audit_events (occurred_at, type, account_id, actor_id, ip, user_agent, detail)
+        VALUES (@at, @type, @account, @actor, @ip, @agent, @detail)
+        """;
+
+    public async Task WriteAsync(AuditEvent audit, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand(Insert);
+        Bind(command, audit);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Writes inside the caller's transaction, so the event exists exactly when the change it records does.</summary>
+    public async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AuditEvent audit, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand(Insert, connection, transaction);
+        Bind(command, audit);
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    void Bind(NpgsqlCommand command, AuditEvent audit)
+    {
+        command.Parameters.AddWithValue("at", time.GetUtcNow());
+        command.Parameters.AddWithValue("type", audit.Type);
+        command.Parameters.AddWithValue("account", (object?)audit.AccountId ?? DBNull.Value);
+        command.Parameters.AddWithValue("actor", (object?)audit.ActorId ?? DBNull.Value);
+        command.Parameters.AddWithValue("ip", (object?)audit.Ip ?? DBNull.Value);
+        command.Parameters.AddWithValue("agent", (object?)audit.UserAgent ?? DBNull.Value);
+        command.Parameters.Add(new NpgsqlParameter("detail", NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(audit.Detail ?? new Dictionary<string, object?>()) });
+    }
+}
+
+/// <summary>Where a request came from, bounded so a hostile header cannot bloat a row.</summary>
+public static class RequestOrigin
+{
+    const int MaxUserAgent = 512;
+
+    public static string Ip(HttpContext http) => http.Connection.RemoteIpAddress?.ToString() ?? "unknown";
+
+    public static string UserAgent(HttpContext http)
+    {
+        var agent = http.Request.Headers.UserAgent.ToString();
+        agent = new string([.. agent.Where(c => !char.IsControl(c))]);
+        return agent.Length > MaxUserAgent ? agent[..MaxUserAgent] : agent;
+    }
+}

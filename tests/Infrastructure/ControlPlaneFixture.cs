@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Automator67.Tests.Infrastructure;
+
+/// <summary>
+/// One real control-plane process per test class, on its own database, queue prefix, key file and port. Tests talk
+/// to it over HTTP exactly as a user would.
+/// </summary>
+public sealed class ControlPlaneFixture : IAsyncLifetime
+{
+    readonly DatabaseFixture _database = new();
+    readonly QueueFixture _queues = new();
+    readonly string _keyDirectory = Directory.CreateTempSubdirectory("a67-keys-").FullName;
+    ProductProcess? _process;
+
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(15) };
+
+    public DatabaseFixture Database => _database;
+
+    public string SigningKeyFile => Path.Combine(_keyDirectory, "signing-keys.json");
+
+    public const string AdminEmail = "admin@a67.test";
+
+    /// <summary>Extra settings a test class needs; read once, at start.</summary>
+    public Dictionary<string, string?> Settings { get; } = new()
+    {
+        // One above the minimum, so a test can plant a minimum-cost hash and watch login upgrade it.
+        ["Auth__PasswordHashIterations"] = "3",
+    };
+
+    public async ValueTask InitializeAsync()
+    {
+        await _database.InitializeAsync();
+        await _queues.InitializeAsync();
+        var port = ProductProcess.FreePort();
+        _process = ProductProcess.StartControlPlane(Environment(port));
+        Http.BaseAddress = new Uri($"http://127.0.0.1:{port}");
+        using var cap = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        if (!await _process.WaitUntilAnsweringAsync(Http, "/healthz", cap.Token))
+        {
+            throw new InvalidOperationException($"the control plane exited: {_process.Stderr}{_process.Stdout}");
+        }
+
+        while ((await Http.GetAsync("/readyz", cap.Token)).StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            await Task.Delay(100, cap.Token);
+        }
+    }
+
+    public Dictionary<string, string?> Environment(int port)
+    {
+        var environment = new Dictionary<string, string?>(Settings)
+        {
+            ["ConnectionStrings__Postgres"] = _database.ConnectionString,
+            ["AzureWebJobsStorage"] = TestEnvironment.Storage,
+            ["Queues__Prefix"] = _queues.Prefix,
+            ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
+            ["Auth__SigningKeyFile"] = SigningKeyFile,
+            ["Auth__AdminEmail"] = AdminEmail,
+        };
+        return environment;
+    }
+
+    public string Output => _process is null ? "" : _process.Stdout + _process.Stderr;
+
+    /// <summary>Signs up a fresh account and returns its tokens.</summary>
+    public async Task<Session> SignUpAsync(string? email = null, string password = "correct horse battery staple")
+    {
+        email ??= $"user-{Guid.NewGuid():N}@a67.test";
+        using var response = await Http.PostAsJsonAsync("/api/auth/signup", new { email, password });
+        var body = await response.Content.ReadAsStringAsync();
+        if (response.StatusCode != System.Net.HttpStatusCode.Created)
+        {
+            throw new InvalidOperationException($"signup failed: {(int)response.StatusCode} {body}");
+        }
+
+        return Session.From(email, password, body);
+    }
+
+    public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? accessToken, object? body = null)
+    {
+        using var request = new HttpRequestMessage(method, path);
+        if (accessToken is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
+        }
+
+        if (body is not null)
+        {
+            request.Content = JsonContent.Create(body);
+        }
+
+        return await Http.SendAsync(request);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_process is not null)
+        {
+            await _process.DisposeAsync();
+        }
+
+        Http.Dispose();
+        await _queues.DisposeAsync();
+        await _database.DisposeAsync();
+        Directory.Delete(_keyDirectory, recursive: true);
+    }
+
+    public sealed record Session(string Email, string Password, Guid AccountId, Guid SessionId, string AccessToken, string RefreshToken)
+    {
+        public static Session From(string email, string password, string tokenResponse)
+        {
+            using var json = JsonDocument.Parse(tokenResponse);
+            var root = json.RootElement;
+            return new Session(email, password, root.GetProperty("account").GetProperty("id").GetGuid(), root.GetProperty("sessionId").GetGuid(),
+                root.GetProperty("accessToken").GetString()!, root.GetProperty("refreshToken").GetString()!);
+        }
+    }
+}
