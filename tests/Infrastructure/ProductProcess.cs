@@ -35,8 +35,8 @@ public sealed class ProductProcess : IAsyncDisposable
     public int ExitCode => _process.ExitCode;
 
     /// <summary>Starts the control plane (functions/) in Production unless the environment says otherwise.</summary>
-    public static ProductProcess StartControlPlane(IReadOnlyDictionary<string, string?> environment) =>
-        Start("functions", "Automator67.Functions.dll", [], environment);
+    public static ProductProcess StartControlPlane(IReadOnlyDictionary<string, string?> environment, params string[] args) =>
+        Start("functions", "Automator67.Functions.dll", args, environment);
 
     public static ProductProcess StartRelay(string[] args, IReadOnlyDictionary<string, string?> environment) =>
         Start("node-relay", "node-relay.dll", args, environment);

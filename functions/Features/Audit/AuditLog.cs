@@ -11,6 +11,8 @@ public static class AuditTypes
     public const string LoginSucceeded = "auth.login.succeeded";
     public const string LoginFailed = "auth.login.failed";
     public const string Logout = "auth.logout";
+    public const string PasswordChanged = "auth.password.changed";
+    public const string PasswordChangeFailed = "auth.password.change_failed";
     public const string SessionRevoked = "auth.session.revoked";
     public const string RefreshTokenReused = "auth.refresh.reused";
     public const string AuthorizationFailed = "auth.authorization.failed";

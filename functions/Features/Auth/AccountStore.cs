@@ -61,6 +61,25 @@ public sealed class AccountStore(NpgsqlDataSource dataSource, AuditLog audit, Ti
         await command.ExecuteNonQueryAsync(ct);
     }
 
+    /// <summary>Stores a new password hash and ends every session but <paramref name="keepSession"/>, in one transaction.</summary>
+    public async Task ChangePasswordAsync(Guid id, string hash, Guid keepSession, AuditEvent changed, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using var update = new NpgsqlCommand("""
+            UPDATE a67.accounts SET password_hash = @hash WHERE id = @id;
+            UPDATE a67.sessions SET revoked_at = @now, revoked_reason = 'password changed'
+            WHERE account_id = @id AND id <> @keep AND revoked_at IS NULL;
+            """, connection, transaction);
+        update.Parameters.AddWithValue("hash", hash);
+        update.Parameters.AddWithValue("id", id);
+        update.Parameters.AddWithValue("keep", keepSession);
+        update.Parameters.AddWithValue("now", time.GetUtcNow());
+        await update.ExecuteNonQueryAsync(ct);
+        await audit.WriteAsync(connection, transaction, changed, ct);
+        await transaction.CommitAsync(ct);
+    }
+
     /// <summary>Disables or enables an account; disabling ends all its sessions in the same transaction. False when there is no such account.</summary>
     public async Task<Account?> SetDisabledAsync(Guid id, bool disabled, AuditEvent changed, CancellationToken ct)
     {

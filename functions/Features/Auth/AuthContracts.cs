@@ -15,3 +15,5 @@ public sealed record AccountView(Guid Id, string Email, string Role, bool Disabl
 public sealed record TokenResponse(string AccessToken, string TokenType, int ExpiresIn, string RefreshToken, Guid SessionId, AccountView Account);
 
 public sealed record SessionView(Guid Id, string UserAgent, string Ip, DateTimeOffset CreatedAt, DateTimeOffset LastUsedAt, DateTimeOffset ExpiresAt, bool Current);
+
+public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);

@@ -24,6 +24,7 @@ public static class AuthEndpoints
         group.MapPost("/refresh", Refresh);
         group.MapPost("/logout", Logout).RequireAuthorization();
         group.MapGet("/me", Me).RequireAuthorization();
+        group.MapPost("/password", ChangePassword).RequireAuthorization();
         group.MapGet("/sessions", ListSessions).RequireAuthorization();
         group.MapDelete("/sessions/{id:guid}", RevokeSession).RequireAuthorization();
         return group;
@@ -116,6 +117,34 @@ public static class AuthEndpoints
 
     static async Task<Results<Ok<AccountView>, NotFound>> Me(CurrentUser user, AccountStore accounts, CancellationToken ct) =>
         await accounts.FindAsync(user.AccountId, ct) is { } account ? TypedResults.Ok(AccountView.From(account)) : TypedResults.NotFound();
+
+    /// <summary>Changes the caller's password; every other session of the account ends (ASVS 7.4.3).</summary>
+    static async Task<Results<NoContent, ValidationProblem, ProblemHttpResult>> ChangePassword(
+        ChangePasswordRequest request, CurrentUser user, AccountStore accounts, PasswordHasher hasher, AuditLog audit, HttpContext http, CancellationToken ct)
+    {
+        var newProblem = PasswordPolicy.Check(request.NewPassword);
+        var currentProblem = string.IsNullOrEmpty(request.CurrentPassword) ? "The current password is required." : null;
+        if (newProblem is null && request.NewPassword == request.CurrentPassword)
+        {
+            newProblem = "The new password must differ from the current one.";
+        }
+
+        if (newProblem is not null || currentProblem is not null)
+        {
+            return Invalid(("currentPassword", currentProblem), ("newPassword", newProblem));
+        }
+
+        var account = await accounts.FindAsync(user.AccountId, ct);
+        if (account?.PasswordHash is not { } hash || !hasher.Verify(hash, request.CurrentPassword!))
+        {
+            await audit.WriteAsync(AuditEvent.From(http, AuditTypes.PasswordChangeFailed, user.AccountId, user.AccountId), ct);
+            return TypedResults.Problem(statusCode: 403, title: "Password not changed", detail: "The current password is wrong.");
+        }
+
+        await accounts.ChangePasswordAsync(user.AccountId, hasher.Hash(request.NewPassword!), keepSession: user.SessionId,
+            AuditEvent.From(http, AuditTypes.PasswordChanged, user.AccountId, user.AccountId), ct);
+        return TypedResults.NoContent();
+    }
 
     static async Task<Ok<SessionView[]>> ListSessions(CurrentUser user, SessionStore sessions, CancellationToken ct)
     {

@@ -220,6 +220,31 @@ public sealed class AuthEndpointsTests(ControlPlaneFixture cp) : IClassFixture<C
         Assert.Equal(401, (await Json(response)).GetProperty("status").GetInt32());
     }
 
+    [Fact]
+    public async Task ChangePassword_NeedsTheCurrentOne_AndEndsOtherSessions()
+    {
+        var user = await cp.SignUpAsync();
+        using var other = await cp.Http.PostAsJsonAsync("/api/auth/login", new { email = user.Email, password = user.Password }, TestEnvironment.TimeCap());
+        var otherSession = ControlPlaneFixture.Session.From(user.Email, user.Password, await other.Content.ReadAsStringAsync(TestEnvironment.TimeCap()));
+
+        using var wrong = await cp.SendAsync(HttpMethod.Post, "/api/auth/password", user.AccessToken, new { currentPassword = "not it at all", newPassword = "a brand new passphrase" });
+        using var weak = await cp.SendAsync(HttpMethod.Post, "/api/auth/password", user.AccessToken, new { currentPassword = user.Password, newPassword = "qwerty123" });
+        using var changed = await cp.SendAsync(HttpMethod.Post, "/api/auth/password", user.AccessToken, new { currentPassword = user.Password, newPassword = "a brand new passphrase" });
+
+        Assert.Equal(HttpStatusCode.Forbidden, wrong.StatusCode);
+        Assert.Equal(HttpStatusCode.BadRequest, weak.StatusCode);
+        Assert.True((await Json(weak)).GetProperty("errors").TryGetProperty("newPassword", out _));
+        Assert.Equal(HttpStatusCode.NoContent, changed.StatusCode);
+        using var oldLogin = await cp.Http.PostAsJsonAsync("/api/auth/login", new { email = user.Email, password = user.Password }, TestEnvironment.TimeCap());
+        using var newLogin = await cp.Http.PostAsJsonAsync("/api/auth/login", new { email = user.Email, password = "a brand new passphrase" }, TestEnvironment.TimeCap());
+        Assert.Equal(HttpStatusCode.Unauthorized, oldLogin.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, newLogin.StatusCode);
+        using var otherRefresh = await cp.Http.PostAsJsonAsync("/api/auth/refresh", new { refreshToken = otherSession.RefreshToken }, TestEnvironment.TimeCap());
+        using var ownRefresh = await cp.Http.PostAsJsonAsync("/api/auth/refresh", new { refreshToken = user.RefreshToken }, TestEnvironment.TimeCap());
+        Assert.Equal(HttpStatusCode.Unauthorized, otherRefresh.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, ownRefresh.StatusCode);
+    }
+
     async Task AssertEventuallyUnauthorizedAsync(string accessToken)
     {
         var ct = TestEnvironment.TimeCap();
