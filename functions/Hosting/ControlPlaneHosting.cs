@@ -87,6 +87,7 @@ public static class ControlPlaneHosting
         app.UseRequestId();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
+        app.UseRateLimiter();
         app.UseAuthentication();
         app.UseAuthorization();
 

@@ -1,5 +1,7 @@
 using System.Reflection;
 using Automator67.Functions.Database;
+using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Hosting;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
@@ -21,6 +23,8 @@ public sealed class SampleSettingsTests
         { typeof(OrchestrationOptions), OrchestrationOptions.Section },
         { typeof(RelayOptions), RelayOptions.Section },
         { typeof(DatabaseOptions), DatabaseOptions.Section },
+        { typeof(AuthOptions), AuthOptions.Section },
+        { typeof(RateLimitOptions), RateLimitOptions.Section },
     };
 
     [Theory]

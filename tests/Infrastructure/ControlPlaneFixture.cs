@@ -29,6 +29,11 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     {
         // One above the minimum, so a test can plant a minimum-cost hash and watch login upgrade it.
         ["Auth__PasswordHashIterations"] = "3",
+        // Every test signs in from 127.0.0.1; RateLimitTests sets its own low limits.
+        ["RateLimits__SignupPerIpPerHour"] = "100000",
+        ["RateLimits__LoginPerIpPerMinute"] = "100000",
+        ["RateLimits__RefreshPerIpPerMinute"] = "100000",
+        ["RateLimits__TwoFactorPerIpPerMinute"] = "100000",
     };
 
     public async ValueTask InitializeAsync()
@@ -79,6 +84,19 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
         return Session.From(email, password, body);
     }
+
+    /// <summary>A client whose connections come from another loopback address (127.0.0.0/8), i.e. another IP.</summary>
+    public HttpClient ClientFrom(string localAddress) => new(new SocketsHttpHandler
+    {
+        ConnectCallback = async (context, ct) =>
+        {
+            var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Parse(localAddress), 0));
+            await socket.ConnectAsync(context.DnsEndPoint, ct);
+            return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+        },
+    })
+    { BaseAddress = Http.BaseAddress, Timeout = Http.Timeout };
 
     public async Task<HttpResponseMessage> SendAsync(HttpMethod method, string path, string? accessToken, object? body = null)
     {

@@ -16,6 +16,7 @@ public static class AuditTypes
     public const string SessionRevoked = "auth.session.revoked";
     public const string RefreshTokenReused = "auth.refresh.reused";
     public const string AuthorizationFailed = "auth.authorization.failed";
+    public const string RateLimited = "auth.rate_limited";
     public const string AccountCreated = "account.created";
     public const string AccountDisabled = "account.disabled";
     public const string AccountEnabled = "account.enabled";

@@ -1,4 +1,5 @@
 using Automator67.Functions.Features.Audit;
+using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.Auth.Passwords;
 using Automator67.Functions.Features.Auth.Sessions;
@@ -19,9 +20,9 @@ public static class AuthEndpoints
         routes.MapGet("/.well-known/jwks.json", (SigningKeyRing keys) => TypedResults.Ok(keys.Jwks)).WithTags("Auth").AllowAnonymous();
 
         var group = routes.MapGroup("/api/auth").WithTags("Auth");
-        group.MapPost("/signup", Signup);
-        group.MapPost("/login", Login);
-        group.MapPost("/refresh", Refresh);
+        group.MapPost("/signup", Signup).RequireRateLimiting(AuthRateLimits.Signup);
+        group.MapPost("/login", Login).RequireRateLimiting(AuthRateLimits.Login);
+        group.MapPost("/refresh", Refresh).RequireRateLimiting(AuthRateLimits.Refresh);
         group.MapPost("/logout", Logout).RequireAuthorization();
         group.MapGet("/me", Me).RequireAuthorization();
         group.MapPost("/password", ChangePassword).RequireAuthorization();
@@ -58,7 +59,7 @@ public static class AuthEndpoints
 
     static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> Login(
         LoginRequest request, AccountStore accounts, SessionStore sessions, PasswordHasher hasher, AccessTokens tokens,
-        AuditLog audit, HttpContext http, CancellationToken ct)
+        AuditLog audit, LoginThrottle throttle, HttpContext http, CancellationToken ct)
     {
         var email = EmailAddress.Normalize(request.Email, out var emailProblem);
         var passwordProblem = string.IsNullOrEmpty(request.Password) ? "A password is required." :
@@ -68,11 +69,18 @@ public static class AuthEndpoints
             return Invalid(("email", emailProblem), ("password", passwordProblem));
         }
 
+        var ip = RequestOrigin.Ip(http);
+        if (throttle.Blocked(email!, ip) is { } wait)
+        {
+            return await AuthRateLimits.RefuseAsync(http, wait, ct);
+        }
+
         var account = await accounts.FindByEmailAsync(email!, ct);
         // One answer, in about one hash's time, whether the email is unknown, the password wrong or the account disabled.
         var verified = account?.PasswordHash is { } hash ? hasher.Verify(hash, request.Password!) : hasher.VerifyDecoy(request.Password!);
         if (!verified || account is null || account.IsDisabled)
         {
+            throttle.RecordFailure(email!, ip);
             var reason = account is null ? "unknown email" : account.IsDisabled && verified ? "account disabled" : "wrong password";
             await audit.WriteAsync(AuditEvent.From(http, AuditTypes.LoginFailed, account?.Id, null, new Dictionary<string, object?> { ["reason"] = reason }), ct);
             return TypedResults.Problem(statusCode: 401, title: "Sign-in failed", detail: InvalidCredentials);

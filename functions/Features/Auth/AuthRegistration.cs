@@ -1,4 +1,5 @@
 using Automator67.Functions.Features.Audit;
+using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.Auth.Passwords;
 using Automator67.Functions.Features.Auth.Sessions;
@@ -23,6 +24,7 @@ public static class AuthRegistration
         services.AddSingleton<SessionStore>();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<AdminBootstrap>();
+        services.AddAuthRateLimits();
 
         services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);
