@@ -2,6 +2,7 @@ using Automator67.Functions.Features.Accounts;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Health;
+using Automator67.Functions.Features.Tokens;
 using Automator67.Functions.Hosting;
 using Automator67.Hosting;
 
@@ -24,6 +25,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapAuth();
     app.MapAccounts();
     app.MapAudit();
+    app.MapTokens();
 
     await app.RunAsync();
 });

@@ -15,7 +15,7 @@ public static class AuditEndpoints
 
     public static RouteGroupBuilder MapAudit(this IEndpointRouteBuilder routes)
     {
-        var group = routes.MapGroup("/api/audit").WithTags("Audit").RequireAuthorization();
+        var group = routes.MapGroup("/api/audit").WithTags("Audit").RequireAuthorization(ScopePolicies.Read);
         group.MapGet("/", List);
         return group;
     }

@@ -21,6 +21,10 @@ public static class AuditTypes
     public const string AccountDisabled = "account.disabled";
     public const string AccountEnabled = "account.enabled";
     public const string RoleChanged = "account.role.changed";
+
+    // Personal access tokens: the detail names the token (id, name), never its secret.
+    public const string TokenCreated = "token.created";
+    public const string TokenRevoked = "token.revoked";
 }
 
 /// <summary>Who did what to which account, from where. Never a secret: callers pass ids and reasons, not tokens or passwords.</summary>

@@ -23,11 +23,11 @@ public static class AuthEndpoints
         group.MapPost("/signup", Signup).RequireRateLimiting(AuthRateLimits.Signup);
         group.MapPost("/login", Login).RequireRateLimiting(AuthRateLimits.Login);
         group.MapPost("/refresh", Refresh).RequireRateLimiting(AuthRateLimits.Refresh);
-        group.MapPost("/logout", Logout).RequireAuthorization();
-        group.MapGet("/me", Me).RequireAuthorization();
-        group.MapPost("/password", ChangePassword).RequireAuthorization();
-        group.MapGet("/sessions", ListSessions).RequireAuthorization();
-        group.MapDelete("/sessions/{id:guid}", RevokeSession).RequireAuthorization();
+        group.MapPost("/logout", Logout).RequireAuthorization(AuthRegistration.SessionPolicy);
+        group.MapGet("/me", Me).RequireAuthorization(ScopePolicies.Read);
+        group.MapPost("/password", ChangePassword).RequireAuthorization(AuthRegistration.SessionPolicy);
+        group.MapGet("/sessions", ListSessions).RequireAuthorization(AuthRegistration.SessionPolicy);
+        group.MapDelete("/sessions/{id:guid}", RevokeSession).RequireAuthorization(AuthRegistration.SessionPolicy);
         return group;
     }
 

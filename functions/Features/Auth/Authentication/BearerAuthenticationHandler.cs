@@ -3,6 +3,7 @@ using System.Text.Encodings.Web;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth.Sessions;
 using Automator67.Functions.Features.Auth.Tokens;
+using Automator67.Functions.Features.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -13,7 +14,8 @@ namespace Automator67.Functions.Features.Auth.Authentication;
 /// <summary>
 /// <c>Authorization: Bearer &lt;access token&gt;</c>. Beyond the token's own checks, the account must be enabled and the
 /// session not revoked; that answer is cached for a few seconds, so logout and disabling take effect within that
-/// time on every instance, well inside a token's lifetime.
+/// time on every instance, well inside a token's lifetime. A personal access token (<c>a67_pat_…</c>) is checked
+/// by <see cref="PersonalAccessTokens"/> instead, with the same cache time.
 /// </summary>
 public sealed class BearerAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
@@ -23,11 +25,15 @@ public sealed class BearerAuthenticationHandler(
     SessionStore sessions,
     IMemoryCache cache,
     AuditLog audit,
-    IProblemDetailsService problems) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    IProblemDetailsService problems,
+    PersonalAccessTokens personalAccessTokens) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Bearer";
     public static readonly TimeSpan ActiveCheckCacheTime = TimeSpan.FromSeconds(5);
     const string FailureKey = "a67.auth.failure";
+
+    /// <summary>Where an authorization requirement leaves the sentence that explains a 403 (see <see cref="ScopePolicies"/>).</summary>
+    public const string ForbiddenReasonKey = "a67.auth.forbidden";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -42,7 +48,14 @@ public sealed class BearerAuthenticationHandler(
             return Fail("the Authorization header must be 'Bearer <token>'");
         }
 
-        var (identity, problem) = await tokens.ValidateAsync(header["Bearer ".Length..].Trim());
+        var bearer = header["Bearer ".Length..].Trim();
+        if (bearer.StartsWith(PersonalAccessTokens.Prefix, StringComparison.Ordinal))
+        {
+            var (principal, refusal) = await personalAccessTokens.AuthenticateAsync(bearer, Context.RequestAborted);
+            return principal is null ? Fail(refusal!) : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+        }
+
+        var (identity, problem) = await tokens.ValidateAsync(bearer);
         if (identity is null)
         {
             return Fail(problem!);
@@ -100,13 +113,24 @@ public sealed class BearerAuthenticationHandler(
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
         var user = CurrentUser.From(Context.User);
-        await audit.WriteAsync(AuditEvent.From(Context, AuditTypes.AuthorizationFailed, user?.AccountId, user?.AccountId,
-            new Dictionary<string, object?> { ["reason"] = "forbidden", ["path"] = Request.Path.Value }), Context.RequestAborted);
+        var why = Context.Items[ForbiddenReasonKey] as string;
+        var detail = new Dictionary<string, object?> { ["reason"] = "forbidden", ["path"] = Request.Path.Value };
+        if (user?.TokenId is { } tokenId)
+        {
+            detail["tokenId"] = tokenId;
+        }
+
+        if (why is not null)
+        {
+            detail["why"] = why;
+        }
+
+        await audit.WriteAsync(AuditEvent.From(Context, AuditTypes.AuthorizationFailed, user?.AccountId, user?.AccountId, detail), Context.RequestAborted);
         Response.StatusCode = StatusCodes.Status403Forbidden;
         await problems.WriteAsync(new ProblemDetailsContext
         {
             HttpContext = Context,
-            ProblemDetails = { Status = 403, Title = "Forbidden", Detail = "Your account may not do this." },
+            ProblemDetails = { Status = 403, Title = "Forbidden", Detail = why ?? "Your account may not do this." },
         });
     }
 }
