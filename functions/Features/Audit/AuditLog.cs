@@ -20,6 +20,12 @@ public static class AuditTypes
     public const string AccountDisabled = "account.disabled";
     public const string AccountEnabled = "account.enabled";
     public const string RoleChanged = "account.role.changed";
+
+    // GitHub sign-in: a sign-in (its session), an identity linked or unlinked, a refused callback (with its reason).
+    public const string GitHubLogin = "auth.github.login";
+    public const string GitHubLinked = "auth.github.linked";
+    public const string GitHubUnlinked = "auth.github.unlinked";
+    public const string GitHubFailed = "auth.github.failed";
 }
 
 /// <summary>Who did what to which account, from where. Never a secret: callers pass ids and reasons, not tokens or passwords.</summary>
