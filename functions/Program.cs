@@ -1,6 +1,7 @@
 using Automator67.Functions.Features.Accounts;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Features.Tokens;
 using Automator67.Functions.Hosting;
@@ -23,6 +24,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.UseControlPlane();
     app.MapHealth();
     app.MapAuth();
+    app.MapGitHubSignIn();
     app.MapAccounts();
     app.MapAudit();
     app.MapTokens();

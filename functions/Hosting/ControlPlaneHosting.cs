@@ -2,6 +2,7 @@ using Automator67.Functions.Database;
 using System.Text.Json.Serialization;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Auth.Authentication;
+using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
@@ -70,6 +71,7 @@ public static class ControlPlaneHosting
         services.AddRelayQueues();
 
         services.AddAuth();
+        services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         // Unknown fields are refused (a typo must not be ignored silently); bodies are small JSON documents.
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow);

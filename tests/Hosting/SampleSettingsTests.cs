@@ -2,6 +2,7 @@ using System.Reflection;
 using Automator67.Functions.Database;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Auth.Abuse;
+using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Hosting;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
@@ -25,6 +26,7 @@ public sealed class SampleSettingsTests
         { typeof(DatabaseOptions), DatabaseOptions.Section },
         { typeof(AuthOptions), AuthOptions.Section },
         { typeof(RateLimitOptions), RateLimitOptions.Section },
+        { typeof(GitHubOptions), GitHubOptions.Section },
     };
 
     [Theory]

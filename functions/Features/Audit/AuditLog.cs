@@ -25,6 +25,11 @@ public static class AuditTypes
     // Personal access tokens: the detail names the token (id, name), never its secret.
     public const string TokenCreated = "token.created";
     public const string TokenRevoked = "token.revoked";
+    // GitHub sign-in: a sign-in (its session), an identity linked or unlinked, a refused callback (with its reason).
+    public const string GitHubLogin = "auth.github.login";
+    public const string GitHubLinked = "auth.github.linked";
+    public const string GitHubUnlinked = "auth.github.unlinked";
+    public const string GitHubFailed = "auth.github.failed";
 }
 
 /// <summary>Who did what to which account, from where. Never a secret: callers pass ids and reasons, not tokens or passwords.</summary>
