@@ -8,6 +8,7 @@ using Automator67.Functions.Queues;
 using Automator67.Hosting;
 using Automator67.Orchestrations.Runtime;
 using Hangfire;
+using Microsoft.AspNetCore.HttpLogging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -23,7 +24,9 @@ public static class ControlPlaneHosting
     {
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.AspNetCore"] = "Warning",
-        ["Logging:LogLevel:Microsoft.AspNetCore.Hosting.Diagnostics"] = "Information",
+        // One line per request from the HTTP logging middleware, which leaves out the query string: an OAuth callback's
+        // code and state travel there (the hosting diagnostics' "Request starting" line would print them).
+        ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Information",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
     };
 
@@ -73,6 +76,11 @@ public static class ControlPlaneHosting
         services.AddAuth();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
+        services.AddHttpLogging(logging =>
+        {
+            logging.LoggingFields = HttpLoggingFields.RequestMethod | HttpLoggingFields.RequestPath | HttpLoggingFields.ResponseStatusCode | HttpLoggingFields.Duration;
+            logging.CombineLogs = true;
+        });
         // Unknown fields are refused (a typo must not be ignored silently); bodies are small JSON documents.
         services.ConfigureHttpJsonOptions(json => json.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow);
         // A body that does not bind reaches ApiExceptionHandler, which names the field, instead of a bare 400.
@@ -87,6 +95,7 @@ public static class ControlPlaneHosting
     public static WebApplication UseControlPlane(this WebApplication app)
     {
         app.UseRequestId();
+        app.UseHttpLogging();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseRateLimiter();

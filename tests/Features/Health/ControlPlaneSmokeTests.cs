@@ -75,12 +75,15 @@ public sealed class ControlPlaneSmokeTests(DatabaseFixture database, QueueFixtur
         using var healthz = await Http.GetAsync($"{baseUrl}/healthz", ct);
         Assert.Equal(HttpStatusCode.OK, healthz.StatusCode);
 
-        // Structured logs: the request's lines carry the id the response names.
-        var requestId = healthz.Headers.GetValues("X-Request-Id").Single();
+        // Structured logs: the request's line carries the id the response names, and never its query string.
+        using var withQuery = await Http.GetAsync($"{baseUrl}/healthz?code=secret-looking-code", ct);
+        var requestId = withQuery.Headers.GetValues("X-Request-Id").Single();
         while (!process.Stdout.Contains($"\"RequestId\":\"{requestId}\"", StringComparison.Ordinal))
         {
             await Task.Delay(100, ct);
         }
+
+        Assert.DoesNotContain("secret-looking-code", process.Stdout, StringComparison.Ordinal);
 
         var openApi = await Http.GetFromJsonAsync<JsonElement>($"{baseUrl}/openapi/v1.json", ct);
         Assert.StartsWith("3.", openApi.GetProperty("openapi").GetString(), StringComparison.Ordinal);
