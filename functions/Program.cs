@@ -1,6 +1,7 @@
 using Automator67.Functions.Features.Accounts;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Hosting;
 using Automator67.Hosting;
@@ -22,6 +23,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.UseControlPlane();
     app.MapHealth();
     app.MapAuth();
+    app.MapTwoFactor();
     app.MapAccounts();
     app.MapAudit();
 

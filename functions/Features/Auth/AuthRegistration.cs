@@ -3,6 +3,7 @@ using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.Auth.Passwords;
 using Automator67.Functions.Features.Auth.Sessions;
 using Automator67.Functions.Features.Auth.Tokens;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Hosting;
 using Microsoft.AspNetCore.Authentication;
 
@@ -23,6 +24,7 @@ public static class AuthRegistration
         services.AddSingleton<SessionStore>();
         services.AddSingleton<AuditLog>();
         services.AddSingleton<AdminBootstrap>();
+        services.AddTwoFactor();
 
         services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);

@@ -1,0 +1,17 @@
+using Automator67.Hosting;
+
+namespace Automator67.Functions.Features.Auth.TwoFactor;
+
+public static class TwoFactorRegistration
+{
+    public static IServiceCollection AddTwoFactor(this IServiceCollection services)
+    {
+        services.AddSettings<TwoFactorOptions>(TwoFactorOptions.Section);
+        // Created on first use, so an instance where nobody enrolls never writes a key file.
+        services.AddSingleton<TwoFactorSecrets>();
+        services.AddSingleton<SecondFactorCheck>();
+        services.AddSingleton<TwoFactorStore>();
+        services.AddSingleton<TwoFactorIpRateLimit>();
+        return services;
+    }
+}
