@@ -7,7 +7,6 @@ public static class TwoFactorRegistration
     public static IServiceCollection AddTwoFactor(this IServiceCollection services)
     {
         services.AddSettings<TwoFactorOptions>(TwoFactorOptions.Section);
-        // Created on first use, so an instance where nobody enrolls never writes a key file.
         services.AddSingleton<TwoFactorSecrets>();
         services.AddSingleton<SecondFactorCheck>();
         services.AddSingleton<TwoFactorStore>();

@@ -15,12 +15,13 @@ public sealed class TwoFactorSecrets
     const int NonceSize = 12;
     const int TagSize = 16;
 
-    readonly byte[] _key;
+    // Loaded on first use: every login asks whether two-factor is on, and that must not create a key file.
+    readonly Lazy<byte[]> _key;
 
     public TwoFactorSecrets(IOptions<TwoFactorOptions> options, IHostEnvironment environment)
     {
         var path = Path.GetFullPath(options.Value.SecretKeyFile, environment.ContentRootPath);
-        _key = File.Exists(path) ? Read(path) : Create(path);
+        _key = new(() => File.Exists(path) ? Read(path) : Create(path));
     }
 
     public byte[] Seal(Guid accountId, ReadOnlySpan<byte> secret)
@@ -29,7 +30,7 @@ public sealed class TwoFactorSecrets
         sealedSecret[0] = Version;
         var nonce = sealedSecret.AsSpan(1, NonceSize);
         RandomNumberGenerator.Fill(nonce);
-        using var aes = new AesGcm(_key, TagSize);
+        using var aes = new AesGcm(_key.Value, TagSize);
         aes.Encrypt(nonce, secret, sealedSecret.AsSpan(1 + NonceSize, secret.Length), sealedSecret.AsSpan(^TagSize), accountId.ToByteArray());
         return sealedSecret;
     }
@@ -43,7 +44,7 @@ public sealed class TwoFactorSecrets
         }
 
         var secret = new byte[sealedSecret.Length - 1 - NonceSize - TagSize];
-        using var aes = new AesGcm(_key, TagSize);
+        using var aes = new AesGcm(_key.Value, TagSize);
         aes.Decrypt(sealedSecret.AsSpan(1, NonceSize), sealedSecret.AsSpan(1 + NonceSize, secret.Length), sealedSecret.AsSpan(^TagSize), secret, accountId.ToByteArray());
         return secret;
     }
