@@ -1,5 +1,6 @@
 using System.Reflection;
 using Automator67.Functions.Database;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Hosting;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
@@ -21,6 +22,7 @@ public sealed class SampleSettingsTests
         { typeof(OrchestrationOptions), OrchestrationOptions.Section },
         { typeof(RelayOptions), RelayOptions.Section },
         { typeof(DatabaseOptions), DatabaseOptions.Section },
+        { typeof(TwoFactorOptions), TwoFactorOptions.Section },
     };
 
     [Theory]
