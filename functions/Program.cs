@@ -2,6 +2,7 @@ using Automator67.Functions.Features.Accounts;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.GitHub;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Features.Tokens;
 using Automator67.Functions.Hosting;
@@ -25,6 +26,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapHealth();
     app.MapAuth();
     app.MapGitHubSignIn();
+    app.MapTwoFactor();
     app.MapAccounts();
     app.MapAudit();
     app.MapTokens();

@@ -3,6 +3,7 @@ using Automator67.Functions.Database;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.GitHub;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Hosting;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
@@ -27,6 +28,7 @@ public sealed class SampleSettingsTests
         { typeof(AuthOptions), AuthOptions.Section },
         { typeof(RateLimitOptions), RateLimitOptions.Section },
         { typeof(GitHubOptions), GitHubOptions.Section },
+        { typeof(TwoFactorOptions), TwoFactorOptions.Section },
     };
 
     [Theory]

@@ -30,6 +30,14 @@ public static class AuditTypes
     public const string GitHubLinked = "auth.github.linked";
     public const string GitHubUnlinked = "auth.github.unlinked";
     public const string GitHubFailed = "auth.github.failed";
+    // Two-factor (detail: method, purpose, reason, failures; never a code or a secret).
+    public const string TwoFactorEnrollmentStarted = "auth.2fa.enrollment_started";
+    public const string TwoFactorEnabled = "auth.2fa.enabled";
+    public const string TwoFactorDisabled = "auth.2fa.disabled";
+    public const string TwoFactorChallenged = "auth.2fa.challenged";
+    public const string TwoFactorVerified = "auth.2fa.verified";
+    public const string TwoFactorFailed = "auth.2fa.failed";
+    public const string TwoFactorBackupCodesRegenerated = "auth.2fa.backup_codes_regenerated";
 }
 
 /// <summary>Who did what to which account, from where. Never a secret: callers pass ids and reasons, not tokens or passwords.</summary>

@@ -4,6 +4,7 @@ using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.Auth.Passwords;
 using Automator67.Functions.Features.Auth.Sessions;
 using Automator67.Functions.Features.Auth.Tokens;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
@@ -57,9 +58,9 @@ public static class AuthEndpoints
         return TypedResults.Created("/api/auth/me", response);
     }
 
-    static async Task<Results<Ok<TokenResponse>, ValidationProblem, ProblemHttpResult>> Login(
+    static async Task<Results<Ok<TokenResponse>, Ok<TwoFactorChallenge>, ValidationProblem, ProblemHttpResult>> Login(
         LoginRequest request, AccountStore accounts, SessionStore sessions, PasswordHasher hasher, AccessTokens tokens,
-        AuditLog audit, LoginThrottle throttle, HttpContext http, CancellationToken ct)
+        TwoFactorStore twoFactor, AuditLog audit, LoginThrottle throttle, HttpContext http, CancellationToken ct)
     {
         var email = EmailAddress.Normalize(request.Email, out var emailProblem);
         var passwordProblem = string.IsNullOrEmpty(request.Password) ? "A password is required." :
@@ -89,6 +90,12 @@ public static class AuthEndpoints
         if (hasher.NeedsRehash(account.PasswordHash!))
         {
             await accounts.UpdatePasswordHashAsync(account.Id, hasher.Hash(request.Password!), ct);
+        }
+
+        // With two-factor on, the password alone earns a challenge for POST /api/auth/2fa/login, not tokens.
+        if (await twoFactor.IsEnabledAsync(account.Id, ct))
+        {
+            return TypedResults.Ok(await TwoFactorEndpoints.ChallengeAsync(account, twoFactor, http, ct));
         }
 
         return TypedResults.Ok(await SignInAsync(account, sessions, tokens, http, ct));
@@ -171,7 +178,7 @@ public static class AuthEndpoints
         return TypedResults.NoContent();
     }
 
-    static async Task<TokenResponse> SignInAsync(Account account, SessionStore sessions, AccessTokens tokens, HttpContext http, CancellationToken ct)
+    internal static async Task<TokenResponse> SignInAsync(Account account, SessionStore sessions, AccessTokens tokens, HttpContext http, CancellationToken ct)
     {
         var (session, refreshToken) = await sessions.StartAsync(account, RequestOrigin.UserAgent(http), RequestOrigin.Ip(http),
             AuditEvent.From(http, AuditTypes.LoginSucceeded, account.Id, account.Id), ct);

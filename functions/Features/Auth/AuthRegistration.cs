@@ -5,6 +5,7 @@ using Automator67.Functions.Features.Auth.Passwords;
 using Automator67.Functions.Features.Auth.Sessions;
 using Automator67.Functions.Features.Auth.Tokens;
 using Automator67.Functions.Features.Tokens;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Hosting;
 using Microsoft.AspNetCore.Authentication;
 
@@ -34,6 +35,7 @@ public static class AuthRegistration
         // Personal access tokens (features/Tokens): accepted by the bearer handler, limited by the scope policies.
         services.AddSingleton<PersonalAccessTokenStore>();
         services.AddSingleton<PersonalAccessTokens>();
+        services.AddTwoFactor();
 
         services.AddAuthentication(BearerAuthenticationHandler.SchemeName)
             .AddScheme<AuthenticationSchemeOptions, BearerAuthenticationHandler>(BearerAuthenticationHandler.SchemeName, null);

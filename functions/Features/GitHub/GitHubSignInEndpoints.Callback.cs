@@ -1,5 +1,6 @@
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace Automator67.Functions.Features.GitHub;
@@ -11,7 +12,7 @@ namespace Automator67.Functions.Features.GitHub;
 public static partial class GitHubSignInEndpoints
 {
     /// <summary>GitHub sends the browser here with <c>code</c> and <c>state</c>, or with <c>error</c> and <c>state</c>.</summary>
-    static async Task<Results<Ok<TokenResponse>, Ok<AccountView>, ValidationProblem, ProblemHttpResult>> Callback(
+    static async Task<Results<Ok<TokenResponse>, Ok<TwoFactorChallenge>, Ok<AccountView>, ValidationProblem, ProblemHttpResult>> Callback(
         string? code, string? state, string? error, [AsParameters] CallbackServices s, HttpContext http, CancellationToken ct)
     {
         if (!s.Options.Value.IsConfigured)
@@ -79,7 +80,7 @@ public static partial class GitHubSignInEndpoints
             : await CompleteSignInAsync(s, http, identity, ct);
     }
 
-    static async Task<Results<Ok<TokenResponse>, Ok<AccountView>, ValidationProblem, ProblemHttpResult>> CompleteSignInAsync(
+    static async Task<Results<Ok<TokenResponse>, Ok<TwoFactorChallenge>, Ok<AccountView>, ValidationProblem, ProblemHttpResult>> CompleteSignInAsync(
         CallbackServices s, HttpContext http, GitHubIdentity identity, CancellationToken ct)
     {
         var account = await s.Logins.FindAccountAsync(GitHubFlowStore.Provider, identity.Subject, identity.Login, ct);
@@ -123,6 +124,12 @@ public static partial class GitHubSignInEndpoints
             return TypedResults.Problem(statusCode: 403, title: "Account disabled", detail: "The account linked to this GitHub account is disabled.");
         }
 
+        // GitHub stands in for the password, not for the second factor: with two-factor on, a challenge as after a password.
+        if (await s.TwoFactor.IsEnabledAsync(account.Id, ct))
+        {
+            return TypedResults.Ok(await TwoFactorEndpoints.ChallengeAsync(account, s.TwoFactor, http, ct));
+        }
+
         // As AuthEndpoints signs in, with this sign-in's own audit type (its detail names the session).
         var (session, refreshToken) = await s.Sessions.StartAsync(account, RequestOrigin.UserAgent(http), RequestOrigin.Ip(http),
             AuditEvent.From(http, AuditTypes.GitHubLogin, account.Id, account.Id), ct);
@@ -130,7 +137,7 @@ public static partial class GitHubSignInEndpoints
         return TypedResults.Ok(new TokenResponse(access.Token, "Bearer", (int)access.Lifetime.TotalSeconds, refreshToken, session.Id, AccountView.From(account)));
     }
 
-    static async Task<Results<Ok<TokenResponse>, Ok<AccountView>, ValidationProblem, ProblemHttpResult>> CompleteLinkAsync(
+    static async Task<Results<Ok<TokenResponse>, Ok<TwoFactorChallenge>, Ok<AccountView>, ValidationProblem, ProblemHttpResult>> CompleteLinkAsync(
         CallbackServices s, HttpContext http, Guid accountId, Guid sessionId, GitHubIdentity identity, CancellationToken ct)
     {
         // The flow was started by this account's session; a logout or a disabled account since then ends it.

@@ -1,5 +1,6 @@
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.Auth.Sessions;
 using Automator67.Functions.Features.Auth.Tokens;
@@ -116,5 +117,6 @@ public static partial class GitHubSignInEndpoints
         AccessTokens Tokens,
         AuditLog Audit,
         IOptions<GitHubOptions> Options,
-        IOptions<AuthOptions> Auth);
+        IOptions<AuthOptions> Auth,
+        TwoFactorStore TwoFactor);
 }

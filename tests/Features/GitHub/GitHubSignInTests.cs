@@ -306,6 +306,33 @@ public sealed class GitHubSignInTests(GitHubFixture fixture) : IClassFixture<Git
     }
 
     [Fact]
+    public async Task SignIn_AsksForTheSecondFactor_WhenTheLinkedAccountHasTwoFactorOn()
+    {
+        var owner = await _cp.SignUpAsync();
+        _github.NextUser = FakeGitHubUser.With($"twofactor-{Guid.NewGuid():N}@users.a67.test");
+        using (var browser = fixture.NewBrowser())
+        {
+            using var linked = await browser.Http.GetAsync(await LinkThroughGitHubAsync(browser, owner.AccessToken), TestEnvironment.TimeCap());
+            Assert.Equal(HttpStatusCode.OK, linked.StatusCode);
+        }
+
+        using var enroll = await _cp.SendAsync(HttpMethod.Post, "/api/auth/2fa/enroll", owner.AccessToken, new { password = owner.Password });
+        var authenticator = new Automator67.Tests.Features.Auth.Authenticator((await Json(enroll)).GetProperty("secret").GetString()!);
+        using var confirm = await _cp.SendAsync(HttpMethod.Post, "/api/auth/2fa/confirm", owner.AccessToken, new { code = await authenticator.NextCodeAsync(TestEnvironment.TimeCap()) });
+        Assert.Equal(HttpStatusCode.OK, confirm.StatusCode);
+        using var later = fixture.NewBrowser();
+
+        using var signIn = await later.SignInAsync();
+
+        // GitHub vouches for who you are at GitHub; it does not stand in for this account's second factor.
+        Assert.Equal(HttpStatusCode.OK, signIn.StatusCode);
+        var body = await Json(signIn);
+        Assert.True(body.GetProperty("twoFactorRequired").GetBoolean());
+        Assert.False(body.TryGetProperty("accessToken", out _));
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM a67.audit_events WHERE type = 'auth.github.login' AND account_id = @a", ("a", owner.AccountId)));
+    }
+
+    [Fact]
     public async Task Link_Returns409_WhenGitHubAccountIsLinkedToAnotherAccount()
     {
         var first = await _cp.SignUpAsync();
