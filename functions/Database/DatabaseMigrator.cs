@@ -36,11 +36,11 @@ public sealed partial class DatabaseMigrator(
             {
                 return;
             }
-            catch (Exception ex) when (FindServerError(ex) is { } serverError)
+            catch (Exception ex) when (PermanentFailure(ex) is { } reason)
             {
-                // The server answered and refused: a broken migration or missing rights. Retrying cannot help.
-                state.MarkNotReady($"database migration failed: {serverError.MessageText}");
-                LogFailed(ex, serverError.MessageText);
+                // The server answered and refused, or the migrations do not fit this database: retrying cannot help.
+                state.MarkNotReady($"database migration failed: {reason}");
+                LogFailed(ex, reason);
                 return;
             }
             catch (Exception ex)
@@ -68,6 +68,9 @@ public sealed partial class DatabaseMigrator(
                 MetadataTableName = "changelog",
                 IsEraseDisabled = true,
                 EnableClusterMode = true,
+                // Features land from parallel branches, each migration touching its own tables: a database that already
+                // has V5 still takes a V4 merged later, instead of refusing to start.
+                OutOfOrder = true,
             };
             // Evolve is synchronous; the connection is ours alone, so running it on the pool is fine.
             await Task.Run(evolve.Migrate, cancellationToken);
@@ -78,14 +81,20 @@ public sealed partial class DatabaseMigrator(
         return applied;
     }
 
-    static PostgresException? FindServerError(Exception exception)
+    /// <summary>Why migrating can never succeed as things stand, or null when the failure may pass (a network outage).</summary>
+    static string? PermanentFailure(Exception exception)
     {
         for (var current = exception; current is not null; current = current.InnerException)
         {
-            // Class 08 (connection exception) and 57P (shutdown in progress) are transient; the rest is a real refusal.
-            if (current is PostgresException pg && !pg.SqlState.StartsWith("08", StringComparison.Ordinal) && !pg.SqlState.StartsWith("57P", StringComparison.Ordinal))
+            switch (current)
             {
-                return pg;
+                // Class 08 (connection exception) and 57P (shutdown in progress) are transient; the rest is a real refusal.
+                case PostgresException pg when !pg.SqlState.StartsWith("08", StringComparison.Ordinal) && !pg.SqlState.StartsWith("57P", StringComparison.Ordinal):
+                    return pg.MessageText;
+                case NpgsqlException or System.Net.Sockets.SocketException or TimeoutException:
+                    return null;
+                case EvolveValidationException or EvolveConfigurationException:
+                    return current.Message;
             }
         }
 

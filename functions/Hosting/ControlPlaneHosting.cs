@@ -28,6 +28,8 @@ public static class ControlPlaneHosting
         // code and state travel there (the hosting diagnostics' "Request starting" line would print them).
         ["Logging:LogLevel:Microsoft.AspNetCore.HttpLogging.HttpLoggingMiddleware"] = "Information",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Information",
+        // An unhealthy /readyz is an answer, not an error: DatabaseMigrator logs the cause once per attempt.
+        ["Logging:LogLevel:Microsoft.Extensions.Diagnostics.HealthChecks"] = "Critical",
     };
 
     /// <summary>Largest request body accepted (413 beyond): API bodies are small JSON documents.</summary>

@@ -47,6 +47,51 @@ public sealed class DatabaseMigratorTests(DatabaseFixture database) : IClassFixt
     }
 
     [Fact]
+    public async Task MigrateAsync_AppliesAnEarlierVersion_ThatLandedAfterALaterOne()
+    {
+        // A database that got V5 before V4 was merged (features land from parallel branches).
+        var ct = TestEnvironment.TimeCap();
+        await using var fresh = new DatabaseFixture();
+        await fresh.InitializeAsync();
+        await NewMigrator(fresh.DataSource).MigrateAsync(ct);
+        await using (var unapply = fresh.DataSource.CreateCommand("""
+            DROP TABLE a67.two_factor_challenges, a67.two_factor_backup_codes, a67.two_factor;
+            DELETE FROM a67.changelog WHERE version = '4';
+            """))
+        {
+            await unapply.ExecuteNonQueryAsync(ct);
+        }
+
+        var applied = await NewMigrator(fresh.DataSource).MigrateAsync(ct);
+
+        Assert.Equal(1, applied);
+        await using var check = fresh.DataSource.CreateCommand("SELECT to_regclass('a67.two_factor') IS NOT NULL");
+        Assert.True((bool)(await check.ExecuteScalarAsync(ct))!);
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_StopsRetrying_AndSaysWhy_WhenAnAppliedMigrationWasEdited()
+    {
+        var ct = TestEnvironment.TimeCap();
+        await using var fresh = new DatabaseFixture();
+        await fresh.InitializeAsync();
+        await NewMigrator(fresh.DataSource).MigrateAsync(ct);
+        await using (var tamper = fresh.DataSource.CreateCommand("UPDATE a67.changelog SET checksum = 'edited' WHERE version = '1'"))
+        {
+            await tamper.ExecuteNonQueryAsync(ct);
+        }
+
+        var state = new DatabaseState();
+        using var migrator = NewMigrator(fresh.DataSource, state);
+        await migrator.StartAsync(ct);
+        await migrator.ExecuteTask!.WaitAsync(ct);
+
+        Assert.False(state.IsReady);
+        Assert.StartsWith("database migration failed: ", state.Problem, StringComparison.Ordinal);
+        Assert.Contains("checksum", state.Problem, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
     public async Task ExecuteAsync_KeepsRetrying_AndSaysWhy_WhenDatabaseUnreachable()
     {
         var ct = TestEnvironment.TimeCap();
