@@ -1,0 +1,104 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+
+namespace Automator67.Bench;
+
+/// <summary>Prints the run: the machine, the baselines, the HTTP table, and the ratios between them (ratios travel between machines; absolute numbers do not).</summary>
+public static class Report
+{
+    static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    public static void Header(BenchSettings settings)
+    {
+        Console.WriteLine($"Automator67 auth benchmark, run {settings.RunId}, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z");
+        Console.WriteLine($"machine   {Environment.ProcessorCount} cores ({CpuModel()}), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, load average {MachineCpu.LoadAverage()} at start");
+        Console.WriteLine($"build     {settings.Configuration}{(settings.Configuration == "Release" ? "" : " (not Release: the numbers are not representative)")}");
+        Console.WriteLine($"load      concurrency {settings.Concurrency}, warm-up {settings.Warmup.TotalSeconds:0} s and {settings.Duration.TotalSeconds:0} s measured per scenario, loopback; the bench shares the cores with the control plane");
+        Console.WriteLine();
+    }
+
+    public static void Baselines(BaselineResult b)
+    {
+        Console.WriteLine("in-process baselines (the product's own classes and default settings, as in the control plane)");
+        Row("  what", "samples", "median ms", "p99 ms", "rate (1/median)");
+        Row($"  password hash (Argon2id m={b.MemoryMiB} MiB t={b.Iterations} p=1)", Count(b.Hash.Count), Ms(b.Hash.P50), Ms(b.Hash.P99), $"{Rate(b.Hash.P50)}/s per core");
+        Row("  password verify (what login pays)", Count(b.Verify.Count), Ms(b.Verify.P50), Ms(b.Verify.P99), $"{Rate(b.Verify.P50)}/s per core");
+        Row("  access-token validation (ES256)", Count(b.TokenValidation.Count), Ms(b.TokenValidation.P50), Ms(b.TokenValidation.P99), $"{Rate(b.TokenValidation.P50)}/s per core");
+        Console.WriteLine();
+    }
+
+    public static void Load(int concurrency, IReadOnlyList<LoadResult> results)
+    {
+        Console.WriteLine($"HTTP against the control plane, concurrency {concurrency}");
+        Console.WriteLine(string.Create(Invariant, $"  {"scenario",-24}{"requests",9}{"req/s",9}{"p50 ms",9}{"p99 ms",9}{"failed",8}{"server CPU/req ms",19}{"server CPU",12}{"bench CPU",11}{"rest CPU",10}"));
+        foreach (var r in results)
+        {
+            Console.WriteLine(string.Create(Invariant,
+                $"  {r.Name,-24}{Count(r.Timings.Count),9}{PerSecond(r.RequestsPerSecond),9}{Ms(r.Timings.P50),9}{Ms(r.Timings.P99),9}{Count(r.Failures.Values.Sum()),8}{Ms(r.ServerCpuPerRequestMs),19}{Percent(r.ServerCpuShare),12}{Percent(r.BenchCpuShare),11}{Percent(r.RestCpuShare),10}"));
+        }
+
+        foreach (var r in results.Where(r => r.Failures.Count > 0))
+        {
+            Console.WriteLine($"  failed {r.Name}: {string.Join(", ", r.Failures.Select(f => $"{f.Key} x{f.Value}"))}");
+        }
+
+        Console.WriteLine("  (CPU: shares of the whole machine over the measured phase; rest = PostgreSQL and anything else running)");
+        Console.WriteLine();
+    }
+
+    public static void Ratios(BaselineResult b, LoadResult login, LoadResult me, LoadResult healthz, int concurrency)
+    {
+        var hashRate = 1000 / b.Hash.P50;
+        var cores = Environment.ProcessorCount;
+        Console.WriteLine("ratios (all from this run)");
+        Line($"  login:   {PerSecond(login.RequestsPerSecond)} req/s = {X(login.RequestsPerSecond / hashRate)} the single-core hash rate (1/hash = {Rate(b.Hash.P50)}/s); {Percent(login.RequestsPerSecond / (hashRate * cores))} of the {cores}-core ceiling ({Rate(b.Hash.P50 / cores)}/s)");
+        Line($"  login:   p50 = {X(login.Timings.P50 / b.Hash.P50)} one hash ({concurrency} logins queue for {cores} cores: about {(double)concurrency / cores:0.#} hashes' time is expected)");
+        Line($"  login:   server CPU per login = {X(login.ServerCpuPerRequestMs / b.Verify.P50)} one verify (the rest is HTTP, JSON, the session and audit writes, token signing)");
+        Line($"  me:      p50 = {X(me.Timings.P50 / b.TokenValidation.P50)} one token validation; server CPU per request = {X(me.ServerCpuPerRequestMs / b.TokenValidation.P50)} one validation");
+        Line($"  me:      {PerSecond(me.RequestsPerSecond)} req/s = {X(me.RequestsPerSecond / healthz.RequestsPerSecond)} healthz ({PerSecond(healthz.RequestsPerSecond)} req/s, the HTTP floor)");
+        Line($"  me:      token validation alone would allow {Rate(b.TokenValidation.P50 / cores)}/s on {cores} cores = {X(1000 * cores / b.TokenValidation.P50 / me.RequestsPerSecond)} the measured me rate");
+        Line($"  login / me = {login.RequestsPerSecond / me.RequestsPerSecond:0.000}");
+        Console.WriteLine();
+    }
+
+    public static void ControlPlaneOutput(ControlPlaneProcess process)
+    {
+        var (lines, tail) = process.Output;
+        Console.WriteLine($"control plane log while measured: {lines} line(s) at Warning or above{(lines > 0 ? "; the last:" : "")}");
+        foreach (var line in tail.TakeLast(10))
+        {
+            Console.WriteLine($"  {line}");
+        }
+    }
+
+    static void Row(string what, string samples, string median, string p99, string rate) =>
+        Console.WriteLine($"{what,-52}{samples,8}{median,11}{p99,11}   {rate}");
+
+    static void Line(FormattableString text) => Console.WriteLine(text.ToString(Invariant));
+
+    /// <summary>Three significant figures or so, whatever the magnitude.</summary>
+    static string Ms(double ms) => double.IsNaN(ms) ? "-" : ms.ToString(ms < 1 ? "0.000" : ms < 10 ? "0.00" : ms < 100 ? "0.0" : "0", Invariant);
+
+    /// <summary>Events per second for one event of <paramref name="ms"/> milliseconds.</summary>
+    static string Rate(double ms) => ms > 0 ? PerSecond(1000 / ms) : "-";
+
+    static string PerSecond(double rate) => double.IsFinite(rate) ? rate.ToString(rate < 100 ? "0.0" : "#,0", Invariant) : "-";
+
+    static string Percent(double share) => double.IsFinite(share) ? (share * 100).ToString("0", Invariant) + "%" : "-";
+
+    static string Count(int n) => n.ToString("#,0", Invariant);
+
+    static string X(double ratio) => ratio.ToString(ratio < 10 ? "0.00" : "0.0", Invariant) + "×";
+
+    static string CpuModel()
+    {
+        try
+        {
+            return File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown CPU";
+        }
+        catch (IOException)
+        {
+            return "unknown CPU";
+        }
+    }
+}
