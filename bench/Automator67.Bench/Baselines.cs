@@ -48,38 +48,34 @@ public static class Baselines
         return new BaselineResult(settings.PasswordHashMemoryMiB, settings.PasswordHashIterations, hash, verify, validation);
     }
 
-    static Timings Measure(int samples, int warmup, Action action, CancellationToken ct)
+    static Cost Measure(int samples, int warmup, Action action, CancellationToken ct) =>
+        MeasureAsync(samples, warmup, () =>
+        {
+            action();
+            return Task.CompletedTask;
+        }, ct).GetAwaiter().GetResult();
+
+    static async Task<Cost> MeasureAsync(int samples, int warmup, Func<Task> action, CancellationToken ct)
     {
-        var elapsed = new double[samples];
-        for (var i = -warmup; i < samples; i++)
+        for (var i = 0; i < warmup; i++)
         {
             ct.ThrowIfCancellationRequested();
-            var start = Stopwatch.GetTimestamp();
-            action();
-            if (i >= 0)
-            {
-                elapsed[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            }
+            await action();
         }
 
-        return Timings.From(elapsed);
-    }
-
-    static async Task<Timings> MeasureAsync(int samples, int warmup, Func<Task> action, CancellationToken ct)
-    {
         var elapsed = new double[samples];
-        for (var i = -warmup; i < samples; i++)
+        using var self = Process.GetCurrentProcess();
+        var cpu = self.TotalProcessorTime;
+        for (var i = 0; i < samples; i++)
         {
             ct.ThrowIfCancellationRequested();
             var start = Stopwatch.GetTimestamp();
             await action();
-            if (i >= 0)
-            {
-                elapsed[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-            }
+            elapsed[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
         }
 
-        return Timings.From(elapsed);
+        self.Refresh();
+        return new Cost(Timings.From(elapsed), (self.TotalProcessorTime - cpu).TotalMilliseconds / samples);
     }
 
     /// <summary>SigningKeyRing resolves its key file against a content root; the bench's key file path is absolute.</summary>
@@ -95,5 +91,12 @@ public static class Baselines
     }
 }
 
-/// <summary>Password hashing parameters and the three costs, in milliseconds.</summary>
-public sealed record BaselineResult(int MemoryMiB, int Iterations, Timings Hash, Timings Verify, Timings TokenValidation);
+/// <summary>Password hashing parameters and the three costs.</summary>
+public sealed record BaselineResult(int MemoryMiB, int Iterations, Cost Hash, Cost Verify, Cost TokenValidation);
+
+/// <summary>
+/// One operation's wall time (ms per sample) and the CPU this process spent per operation (ms, mean over the samples,
+/// a little of it the runtime's own threads). On a quiet machine the two agree; wall well above CPU means the
+/// operation waited for a core, so the run was disturbed.
+/// </summary>
+public sealed record Cost(Timings Wall, double CpuMs);

@@ -58,7 +58,8 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
     {
         var exit = controlPlane.ExitCode is { } code ? $"exited with code {code}" : "did not answer 200 on /readyz within 60 s";
         Console.Error.WriteLine($"bench: the control plane {exit}; its last output:");
-        Console.Error.WriteLine(string.Join('\n', controlPlane.Output.Tail.TakeLast(20)));
+        // Stack traces arrive on one line each: the first few hundred characters name the problem.
+        Console.Error.WriteLine(string.Join('\n', controlPlane.Output.Tail.TakeLast(10).Select(l => l.Length > 400 ? l[..400] + " …" : l)));
         return 1;
     }
 

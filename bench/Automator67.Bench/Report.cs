@@ -20,10 +20,10 @@ public static class Report
     public static void Baselines(BaselineResult b)
     {
         Console.WriteLine("in-process baselines (the product's own classes and default settings, as in the control plane)");
-        Row("  what", "samples", "median ms", "p99 ms", "rate (1/median)");
-        Row($"  password hash (Argon2id m={b.MemoryMiB} MiB t={b.Iterations} p=1)", Count(b.Hash.Count), Ms(b.Hash.P50), Ms(b.Hash.P99), $"{Rate(b.Hash.P50)}/s per core");
-        Row("  password verify (what login pays)", Count(b.Verify.Count), Ms(b.Verify.P50), Ms(b.Verify.P99), $"{Rate(b.Verify.P50)}/s per core");
-        Row("  access-token validation (ES256)", Count(b.TokenValidation.Count), Ms(b.TokenValidation.P50), Ms(b.TokenValidation.P99), $"{Rate(b.TokenValidation.P50)}/s per core");
+        Row("  what", "samples", "median ms", "p99 ms", "CPU ms", "rate (1/median)");
+        Row($"  password hash (Argon2id m={b.MemoryMiB} MiB t={b.Iterations} p=1)", b.Hash);
+        Row("  password verify (what login pays)", b.Verify);
+        Row("  access-token validation (ES256)", b.TokenValidation);
         Console.WriteLine();
     }
 
@@ -48,15 +48,16 @@ public static class Report
 
     public static void Ratios(BaselineResult b, LoadResult login, LoadResult me, LoadResult healthz, int concurrency)
     {
-        var hashRate = 1000 / b.Hash.P50;
+        var hash = b.Hash.Wall.P50;
+        var validation = b.TokenValidation.Wall.P50;
         var cores = Environment.ProcessorCount;
-        Console.WriteLine("ratios (all from this run)");
-        Line($"  login:   {PerSecond(login.RequestsPerSecond)} req/s = {X(login.RequestsPerSecond / hashRate)} the single-core hash rate (1/hash = {Rate(b.Hash.P50)}/s); {Percent(login.RequestsPerSecond / (hashRate * cores))} of the {cores}-core ceiling ({Rate(b.Hash.P50 / cores)}/s)");
-        Line($"  login:   p50 = {X(login.Timings.P50 / b.Hash.P50)} one hash ({concurrency} logins queue for {cores} cores: about {(double)concurrency / cores:0.#} hashes' time is expected)");
-        Line($"  login:   server CPU per login = {X(login.ServerCpuPerRequestMs / b.Verify.P50)} one verify (the rest is HTTP, JSON, the session and audit writes, token signing)");
-        Line($"  me:      p50 = {X(me.Timings.P50 / b.TokenValidation.P50)} one token validation; server CPU per request = {X(me.ServerCpuPerRequestMs / b.TokenValidation.P50)} one validation");
+        Console.WriteLine("ratios (all from this run; hash and validation = their median wall time unless CPU is named)");
+        Line($"  login:   {PerSecond(login.RequestsPerSecond)} req/s = {X(login.RequestsPerSecond * hash / 1000)} the single-core hash rate (1/hash = {Rate(hash)}/s); {Percent(login.RequestsPerSecond * hash / 1000 / cores)} of the {cores}-core ceiling ({Rate(hash / cores)}/s)");
+        Line($"  login:   p50 = {X(login.Timings.P50 / hash)} one hash ({concurrency} logins share {cores} cores: about {(double)concurrency / cores:0.#} hashes' time if hashing were all of it)");
+        Line($"  login:   server CPU per login = {X(login.ServerCpuPerRequestMs / b.Verify.CpuMs)} the CPU of one verify (beyond it: HTTP, JSON, session and audit writes, token signing)");
+        Line($"  me:      p50 = {X(me.Timings.P50 / validation)} one token validation; server CPU per request = {X(me.ServerCpuPerRequestMs / b.TokenValidation.CpuMs)} the CPU of one validation");
         Line($"  me:      {PerSecond(me.RequestsPerSecond)} req/s = {X(me.RequestsPerSecond / healthz.RequestsPerSecond)} healthz ({PerSecond(healthz.RequestsPerSecond)} req/s, the HTTP floor)");
-        Line($"  me:      token validation alone would allow {Rate(b.TokenValidation.P50 / cores)}/s on {cores} cores = {X(1000 * cores / b.TokenValidation.P50 / me.RequestsPerSecond)} the measured me rate");
+        Line($"  me:      token validation alone would allow {Rate(validation / cores)}/s on {cores} cores = {X(1000 * cores / validation / me.RequestsPerSecond)} the measured me rate");
         Line($"  login / me = {login.RequestsPerSecond / me.RequestsPerSecond:0.000}");
         Console.WriteLine();
     }
@@ -67,12 +68,15 @@ public static class Report
         Console.WriteLine($"control plane log while measured: {lines} line(s) at Warning or above{(lines > 0 ? "; the last:" : "")}");
         foreach (var line in tail.TakeLast(10))
         {
-            Console.WriteLine($"  {line}");
+            Console.WriteLine($"  {(line.Length > 400 ? line[..400] + " …" : line)}");
         }
     }
 
-    static void Row(string what, string samples, string median, string p99, string rate) =>
-        Console.WriteLine($"{what,-52}{samples,8}{median,11}{p99,11}   {rate}");
+    static void Row(string what, Cost cost) =>
+        Row(what, Count(cost.Wall.Count), Ms(cost.Wall.P50), Ms(cost.Wall.P99), Ms(cost.CpuMs), $"{Rate(cost.Wall.P50)}/s per core");
+
+    static void Row(string what, string samples, string median, string p99, string cpu, string rate) =>
+        Console.WriteLine($"{what,-52}{samples,8}{median,11}{p99,11}{cpu,9}   {rate}");
 
     static void Line(FormattableString text) => Console.WriteLine(text.ToString(Invariant));
 
