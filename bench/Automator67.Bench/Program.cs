@@ -68,7 +68,7 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
     Report.Baselines(baselines);
 
     var workload = await AuthWorkload.SignUpAsync(http, settings.RunId, settings.Concurrency, ct);
-    var load = new LoadGenerator(http, controlPlane, settings.Concurrency);
+    var load = new LoadGenerator(http, controlPlane, new DatabaseCpu(settings.Postgres, settings.DatabaseName), settings.Concurrency);
     var login = await load.RunAsync("POST /api/auth/login", workload.Login, settings.Warmup, settings.Duration, ct);
     var me = await load.RunAsync("GET /api/auth/me", workload.Me, settings.Warmup, settings.Duration, ct);
     var healthz = await load.RunAsync("GET /healthz", _ => AuthWorkload.Healthz(), settings.Warmup, settings.Duration, ct);

@@ -30,11 +30,12 @@ public static class Report
     public static void Load(int concurrency, IReadOnlyList<LoadResult> results)
     {
         Console.WriteLine($"HTTP against the control plane, concurrency {concurrency}");
-        Console.WriteLine(string.Create(Invariant, $"  {"scenario",-24}{"requests",9}{"req/s",9}{"p50 ms",9}{"p99 ms",9}{"failed",8}{"server CPU/req ms",19}{"server CPU",12}{"bench CPU",11}{"rest CPU",10}"));
+        Console.WriteLine($"  {"",-63}{"CPU ms per request",18}{"share of machine CPU",29}");
+        Console.WriteLine($"  {"scenario",-22}{"requests",9}{"req/s",9}{"p50 ms",8}{"p99 ms",8}{"failed",7}{"server",10}{"db",8}{"server",10}{"db",6}{"bench",7}{"rest",6}");
         foreach (var r in results)
         {
-            Console.WriteLine(string.Create(Invariant,
-                $"  {r.Name,-24}{Count(r.Timings.Count),9}{PerSecond(r.RequestsPerSecond),9}{Ms(r.Timings.P50),9}{Ms(r.Timings.P99),9}{Count(r.Failures.Values.Sum()),8}{Ms(r.ServerCpuPerRequestMs),19}{Percent(r.ServerCpuShare),12}{Percent(r.BenchCpuShare),11}{Percent(r.RestCpuShare),10}"));
+            Console.WriteLine($"  {r.Name,-22}{Count(r.Timings.Count),9}{PerSecond(r.RequestsPerSecond),9}{Ms(r.Timings.P50),8}{Ms(r.Timings.P99),8}{Count(r.Failures.Values.Sum()),7}" +
+                $"{Ms(r.ServerCpuPerRequestMs),10}{Ms(r.DatabaseCpuPerRequestMs),8}{Percent(r.ServerCpuShare),10}{Percent(r.DatabaseCpuShare),6}{Percent(r.BenchCpuShare),7}{Percent(r.RestCpuShare),6}");
         }
 
         foreach (var r in results.Where(r => r.Failures.Count > 0))
@@ -42,7 +43,7 @@ public static class Report
             Console.WriteLine($"  failed {r.Name}: {string.Join(", ", r.Failures.Select(f => $"{f.Key} x{f.Value}"))}");
         }
 
-        Console.WriteLine("  (CPU: shares of the whole machine over the measured phase; rest = PostgreSQL and anything else running)");
+        Console.WriteLine("  (server = the control plane; db = the PostgreSQL backends of its database; rest = anything else running)");
         Console.WriteLine();
     }
 
@@ -54,8 +55,8 @@ public static class Report
         Console.WriteLine("ratios (all from this run; hash and validation = their median wall time unless CPU is named)");
         Line($"  login:   {PerSecond(login.RequestsPerSecond)} req/s = {X(login.RequestsPerSecond * hash / 1000)} the single-core hash rate (1/hash = {Rate(hash)}/s); {Percent(login.RequestsPerSecond * hash / 1000 / cores)} of the {cores}-core ceiling ({Rate(hash / cores)}/s)");
         Line($"  login:   p50 = {X(login.Timings.P50 / hash)} one hash ({concurrency} logins share {cores} cores: about {(double)concurrency / cores:0.#} hashes' time if hashing were all of it)");
-        Line($"  login:   server CPU per login = {X(login.ServerCpuPerRequestMs / b.Verify.CpuMs)} the CPU of one verify (beyond it: HTTP, JSON, session and audit writes, token signing)");
-        Line($"  me:      p50 = {X(me.Timings.P50 / validation)} one token validation; server CPU per request = {X(me.ServerCpuPerRequestMs / b.TokenValidation.CpuMs)} the CPU of one validation");
+        Line($"  login:   server CPU per login = {X(login.ServerCpuPerRequestMs / b.Verify.CpuMs)} the CPU of one verify (beyond it: HTTP, JSON, session and audit writes, token signing); db CPU per login = {X(login.DatabaseCpuPerRequestMs / b.Verify.CpuMs)}");
+        Line($"  me:      p50 = {X(me.Timings.P50 / validation)} one token validation; server CPU per request = {X(me.ServerCpuPerRequestMs / b.TokenValidation.CpuMs)}, db CPU per request = {X(me.DatabaseCpuPerRequestMs / b.TokenValidation.CpuMs)} the CPU of one validation");
         Line($"  me:      {PerSecond(me.RequestsPerSecond)} req/s = {X(me.RequestsPerSecond / healthz.RequestsPerSecond)} healthz ({PerSecond(healthz.RequestsPerSecond)} req/s, the HTTP floor)");
         Line($"  me:      token validation alone would allow {Rate(validation / cores)}/s on {cores} cores = {X(1000 * cores / validation / me.RequestsPerSecond)} the measured me rate");
         Line($"  login / me = {login.RequestsPerSecond / me.RequestsPerSecond:0.000}");
@@ -81,7 +82,7 @@ public static class Report
     static void Line(FormattableString text) => Console.WriteLine(text.ToString(Invariant));
 
     /// <summary>Three significant figures or so, whatever the magnitude.</summary>
-    static string Ms(double ms) => double.IsNaN(ms) ? "-" : ms.ToString(ms < 1 ? "0.000" : ms < 10 ? "0.00" : ms < 100 ? "0.0" : "0", Invariant);
+    static string Ms(double ms) => !double.IsFinite(ms) ? "-" : ms.ToString(ms < 1 ? "0.000" : ms < 10 ? "0.00" : ms < 100 ? "0.0" : "0", Invariant);
 
     /// <summary>Events per second for one event of <paramref name="ms"/> milliseconds.</summary>
     static string Rate(double ms) => ms > 0 ? PerSecond(1000 / ms) : "-";
@@ -92,7 +93,7 @@ public static class Report
 
     static string Count(int n) => n.ToString("#,0", Invariant);
 
-    static string X(double ratio) => ratio.ToString(ratio < 10 ? "0.00" : "0.0", Invariant) + "×";
+    static string X(double ratio) => !double.IsFinite(ratio) ? "-" : ratio.ToString(ratio < 10 ? "0.00" : "0.0", Invariant) + "×";
 
     static string CpuModel()
     {
