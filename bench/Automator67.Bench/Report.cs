@@ -8,6 +8,9 @@ public static class Report
 {
     static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
 
+    /// <summary>Past this share of the machine taken by other processes, a scenario's figures are flagged as disturbed.</summary>
+    const double DisturbedShare = 0.15;
+
     public static void Header(BenchSettings settings)
     {
         Console.WriteLine($"Automator67 auth benchmark, run {settings.RunId}, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z");
@@ -44,6 +47,10 @@ public static class Report
         }
 
         Console.WriteLine("  (server = the control plane; db = the PostgreSQL backends of its database; rest = anything else running)");
+        foreach (var r in results.Where(r => r.RestCpuShare > DisturbedShare))
+        {
+            Console.WriteLine($"  note: other processes took {Percent(r.RestCpuShare)} of the machine during {r.Name}: its figures are below what this machine can do");
+        }
         Console.WriteLine();
     }
 
