@@ -65,6 +65,19 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_Exits2_NamingTheSetting_WhenStorageConnectionStringIsNotOne()
+    {
+        var settings = Valid();
+        settings["AzureWebJobsStorage"] = "this is not a connection string";
+
+        var (exitCode, stderr) = await RunToExitAsync(settings);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("automator67: Setting AzureWebJobsStorage is not a storage connection string;", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', stderr);
+    }
+
+    [Fact]
     public async Task Start_Exits2_NamingTheLine_WhenLocalSettingsMalformed()
     {
         var path = Path.Combine(_dir, "local.settings.json");

@@ -1,0 +1,80 @@
+using System.Runtime.InteropServices;
+using Automator67.Bench;
+using Npgsql;
+
+// Issue 3's benchmark: login and authenticated-request throughput of the real control plane, printed beside the cost
+// of one password hash and one token validation measured in the same run. It prints and asserts nothing; it exits
+// non-zero only when it could not run (no database, a control plane that does not start, a scenario with no answer).
+var settings = BenchSettings.From(args, out var problem);
+if (settings is null)
+{
+    Console.Error.WriteLine(problem is "" ? BenchSettings.Usage : $"bench: {problem}\n{BenchSettings.Usage}");
+    return problem is "" ? 0 : 2;
+}
+
+if (!File.Exists(settings.ControlPlaneAssembly))
+{
+    Console.Error.WriteLine($"bench: {settings.ControlPlaneAssembly} is missing; build first (dotnet build -c {settings.Configuration}, or ./a67 bench)");
+    return 1;
+}
+
+// Ctrl+C or SIGTERM cancels the run; the await-using scopes below still stop the control plane and drop the database.
+using var cancel = new CancellationTokenSource();
+using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
+using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
+
+Report.Header(settings);
+try
+{
+    return await RunAsync(settings, cancel.Token);
+}
+catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+{
+    Console.Error.WriteLine("bench: interrupted");
+    return 130;
+}
+catch (Exception ex) when (ex is NpgsqlException or Azure.RequestFailedException or HttpRequestException or InvalidOperationException)
+{
+    Console.Error.WriteLine($"bench: {ex.Message} (is the local stack up? ./a67 up)");
+    return 1;
+}
+
+void Interrupt(PosixSignalContext context)
+{
+    context.Cancel = true;
+    cancel.Cancel();
+}
+
+static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
+{
+    await using var resources = await RunResources.CreateAsync(settings, ct);
+    await using var controlPlane = ControlPlaneProcess.Start(settings, resources);
+    using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = settings.Concurrency, UseCookies = false })
+    {
+        BaseAddress = controlPlane.BaseAddress,
+        Timeout = TimeSpan.FromSeconds(30),
+    };
+    if (!await controlPlane.WaitUntilReadyAsync(http, TimeSpan.FromSeconds(60), ct))
+    {
+        var exit = controlPlane.ExitCode is { } code ? $"exited with code {code}" : "did not answer 200 on /readyz within 60 s";
+        Console.Error.WriteLine($"bench: the control plane {exit}; its last output:");
+        // Stack traces arrive on one line each: the first few hundred characters name the problem.
+        Console.Error.WriteLine(string.Join('\n', controlPlane.Output.Tail.TakeLast(10).Select(l => l.Length > 400 ? l[..400] + " …" : l)));
+        return 1;
+    }
+
+    controlPlane.ClearOutput();
+    var baselines = await Baselines.MeasureAsync(resources.KeyDirectory, ct);
+    Report.Baselines(baselines);
+
+    var workload = await AuthWorkload.SignUpAsync(http, settings.RunId, settings.Concurrency, ct);
+    var load = new LoadGenerator(http, controlPlane, new DatabaseCpu(settings.Postgres, settings.DatabaseName), settings.Concurrency);
+    var login = await load.RunAsync("POST /api/auth/login", workload.Login, settings.Warmup, settings.Duration, ct);
+    var me = await load.RunAsync("GET /api/auth/me", workload.Me, settings.Warmup, settings.Duration, ct);
+    var healthz = await load.RunAsync("GET /healthz", _ => AuthWorkload.Healthz(), settings.Warmup, settings.Duration, ct);
+
+    Report.Load(settings.Concurrency, [login, me, healthz]);
+    Report.Ratios(baselines, login, me, healthz, settings.Concurrency);
+    Report.ControlPlaneOutput(controlPlane);
+    return login.Timings.Count > 0 && me.Timings.Count > 0 && healthz.Timings.Count > 0 ? 0 : 1;
+}
