@@ -4,6 +4,7 @@ using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
+using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Tokens;
 using Automator67.Functions.Hosting;
 using Automator67.Hosting;
@@ -29,6 +30,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapTwoFactor();
     app.MapAccounts();
     app.MapAudit();
+    app.MapNodes();
     app.MapTokens();
 
     await app.RunAsync();

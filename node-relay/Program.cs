@@ -2,16 +2,18 @@ using System.Text.Json;
 using Automator67.Hosting;
 using Automator67.NodeRelay;
 using Automator67.NodeRelay.Docker;
+using Automator67.NodeRelay.Enrollment;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
-// node-relay: the agent on each Docker host. Enrolment (`enroll`) and the command loop (`run`) arrive with the relay
-// issue; `facts` reports what enrolment will send, straight from the local Docker Engine.
+// node-relay: the agent on each Docker host. `enroll` trades a join token for this node's identity; the command
+// loop (`run`) is being built; `facts` reports what enrolment sends, straight from the local Docker Engine.
 const string Usage = """
     usage: node-relay <command>
 
-      facts     print this host's facts (Docker version, CPUs, memory, OS, architecture, hostname) as JSON
-      help      show this text
+      enroll --url URL --token TOKEN   enrol this host with the control plane at URL (a one-time join token)
+      facts                            print this host's facts (Docker version, CPUs, memory, OS, architecture, hostname) as JSON
+      help                             show this text
 
     Settings come from local.settings.json (Values, "__" between sections) and then the environment,
     e.g. Relay__DockerEndpoint=unix:///var/run/docker.sock.
@@ -24,6 +26,9 @@ return await StartupErrors.RunAsync("node-relay", async () =>
     {
         case "facts":
             await PrintFactsAsync(args[1..]);
+            break;
+        case "enroll":
+            await EnrollAsync(args[1..]);
             break;
         case "help" or "--help" or "-h":
             Console.WriteLine(Usage);
@@ -53,4 +58,35 @@ static async Task PrintFactsAsync(string[] args)
     {
         throw new StartupException($"cannot reach the Docker Engine at {endpoint} ({ex.GetBaseException().Message}); start dockerd or set Relay__DockerEndpoint.");
     }
+}
+
+static async Task EnrollAsync(string[] args)
+{
+    var url = Option(args, "--url");
+    var token = Option(args, "--token");
+    if (url is null || token is null)
+    {
+        throw new StartupException("enroll needs --url URL and --token TOKEN (create a join token with POST /api/nodes/join-tokens).");
+    }
+
+    if (!Uri.TryCreate(url, UriKind.Absolute, out var controlPlane) || controlPlane.Scheme is not ("http" or "https"))
+    {
+        throw new StartupException($"--url must be the control plane's http(s) address, not '{url}'.");
+    }
+
+    var builder = RelayHosting.CreateBuilder(args).AddNodeRelay();
+    using var host = builder.Build();
+    var settings = host.Services.GetRequiredService<IOptions<RelayOptions>>().Value;
+    using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) };
+    using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+    var enroll = new EnrollCommand(host.Services.GetRequiredService<DockerEngine>(), http, TimeProvider.System);
+    var state = await enroll.RunAsync(controlPlane, token, settings.StateDirectory, timeout.Token);
+    Console.WriteLine($"enrolled as node {state.Name} ({state.NodeId}); identity kept in {RelayState.PathIn(settings.StateDirectory)}");
+}
+
+// "--name value" from the arguments, or null.
+static string? Option(string[] args, string name)
+{
+    var at = Array.IndexOf(args, name);
+    return at >= 0 && at + 1 < args.Length ? args[at + 1] : null;
 }

@@ -11,6 +11,10 @@ public sealed class RelayOptions : IValidatableObject
     [Required(ErrorMessage = "Setting Relay__DockerEndpoint is required.")]
     public string DockerEndpoint { get; set; } = "unix:///var/run/docker.sock";
 
+    /// <summary>Where the relay keeps its identity, key and credentials (mode 0700/0600). Default: <c>/var/lib/automator67-relay</c>.</summary>
+    [Required(ErrorMessage = "Setting Relay__StateDirectory is required.")]
+    public string StateDirectory { get; set; } = "/var/lib/automator67-relay";
+
     /// <summary>Time allowed for one Docker API call that is not a stream. Default: 30 seconds.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:10:00", ErrorMessage = "Setting Relay__DockerTimeout must be between 00:00:01 and 00:10:00.")]
     public TimeSpan DockerTimeout { get; set; } = TimeSpan.FromSeconds(30);

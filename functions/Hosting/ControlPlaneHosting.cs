@@ -1,6 +1,7 @@
 using Automator67.Functions.Database;
 using System.Text.Json.Serialization;
 using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
@@ -76,6 +77,7 @@ public static class ControlPlaneHosting
         services.AddRelayQueues();
 
         services.AddAuth();
+        services.AddNodes();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>

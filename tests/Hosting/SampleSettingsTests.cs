@@ -1,6 +1,7 @@
 using System.Reflection;
 using Automator67.Functions.Database;
 using Automator67.Functions.Features.Auth;
+using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
@@ -26,6 +27,7 @@ public sealed class SampleSettingsTests
         { typeof(RelayOptions), RelayOptions.Section },
         { typeof(DatabaseOptions), DatabaseOptions.Section },
         { typeof(AuthOptions), AuthOptions.Section },
+        { typeof(NodeOptions), NodeOptions.Section },
         { typeof(RateLimitOptions), RateLimitOptions.Section },
         { typeof(GitHubOptions), GitHubOptions.Section },
         { typeof(TwoFactorOptions), TwoFactorOptions.Section },

@@ -20,6 +20,8 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
     public DatabaseFixture Database => _database;
 
+    public QueueFixture Queues => _queues;
+
     public string SigningKeyFile => Path.Combine(_keyDirectory, "signing-keys.json");
 
     public const string AdminEmail = "admin@a67.test";
@@ -64,6 +66,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             ["Queues__Prefix"] = _queues.Prefix,
             ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["Auth__SigningKeyFile"] = SigningKeyFile,
+            ["Nodes__CommandSigningKeyFile"] = Path.Combine(_keyDirectory, "command-signing-keys.json"),
             ["Auth__AdminEmail"] = AdminEmail,
         };
         return environment;

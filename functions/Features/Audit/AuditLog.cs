@@ -17,6 +17,13 @@ public static class AuditTypes
     public const string RefreshTokenReused = "auth.refresh.reused";
     public const string AuthorizationFailed = "auth.authorization.failed";
     public const string RateLimited = "auth.rate_limited";
+
+    // Nodes: the detail names the node (id, name), never a join token or a credential.
+    public const string JoinTokenCreated = "node.join_token.created";
+    public const string NodeEnrolled = "node.enrolled";
+    public const string NodeEnrollRefused = "node.enroll.refused";
+    public const string NodeDraining = "node.draining";
+    public const string NodeDeleted = "node.deleted";
     public const string AccountCreated = "account.created";
     public const string AccountDisabled = "account.disabled";
     public const string AccountEnabled = "account.enabled";

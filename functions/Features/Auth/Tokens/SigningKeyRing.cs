@@ -12,16 +12,28 @@ namespace Automator67.Functions.Features.Auth.Tokens;
 /// </summary>
 public sealed class SigningKeyRing
 {
-    readonly AuthOptions _options;
+    readonly TimeSpan _keyLifetime;
+    readonly TimeSpan _retention;
     readonly TimeProvider _time;
     readonly string _path;
     IReadOnlyList<StoredKey> _keys = [];
 
+    /// <summary>The ring that signs access tokens (<see cref="AuthOptions.SigningKeyFile"/>).</summary>
     public SigningKeyRing(IOptions<AuthOptions> options, TimeProvider time, IHostEnvironment environment)
+        : this(Path.GetFullPath(options.Value.SigningKeyFile, environment.ContentRootPath), options.Value.SigningKeyLifetime, options.Value.AccessTokenLifetime, time)
     {
-        _options = options.Value;
+    }
+
+    /// <param name="path">The key file.</param>
+    /// <param name="keyLifetime">How long a key signs before a new one replaces it.</param>
+    /// <param name="retention">How long a replaced key still verifies: the lifetime of what it signed.</param>
+    /// <param name="time">The clock.</param>
+    public SigningKeyRing(string path, TimeSpan keyLifetime, TimeSpan retention, TimeProvider time)
+    {
+        _path = path;
+        _keyLifetime = keyLifetime;
+        _retention = retention;
         _time = time;
-        _path = Path.GetFullPath(_options.SigningKeyFile, environment.ContentRootPath);
         LoadOrRotate();
     }
 
@@ -43,10 +55,10 @@ public sealed class SigningKeyRing
         var now = _time.GetUtcNow();
         var file = File.Exists(_path) ? Read() : new KeyFile([]);
         var keys = file.Keys
-            .Where(k => k.RetiredAt is null || k.RetiredAt.Value + _options.AccessTokenLifetime + TimeSpan.FromMinutes(1) > now)
+            .Where(k => k.RetiredAt is null || k.RetiredAt.Value + _retention + TimeSpan.FromMinutes(1) > now)
             .ToList();
         var changed = keys.Count != file.Keys.Count;
-        if (keys.Count == 0 || keys[^1].CreatedAt + _options.SigningKeyLifetime <= now)
+        if (keys.Count == 0 || keys[^1].CreatedAt + _keyLifetime <= now)
         {
             if (keys.Count > 0)
             {

@@ -1,0 +1,78 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using Automator67.Contracts.Nodes;
+using Automator67.Hosting;
+
+namespace Automator67.NodeRelay.Enrollment;
+
+/// <summary>
+/// What an enrolled relay knows: who it is, its private key, its queue credentials and the control plane's command
+/// keys. One file, mode 0600, in a folder only its owner can enter; written whole or not at all.
+/// </summary>
+public sealed record RelayState(
+    Uri ControlPlane,
+    Guid NodeId,
+    string Name,
+    string PrivateKey,
+    NodeQueueCredentials Queues,
+    IReadOnlyList<CommandSigningKey> CommandSigningKeys,
+    int HeartbeatSeconds,
+    DateTimeOffset EnrolledAt)
+{
+    public const string FileName = "node.json";
+
+    public static string PathIn(string directory) => System.IO.Path.Combine(directory, FileName);
+
+    public static RelayState? Load(string directory)
+    {
+        var path = PathIn(directory);
+        if (!File.Exists(path))
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<RelayState>(File.ReadAllText(path), JsonSerializerOptions.Web)
+                ?? throw new JsonException("empty");
+        }
+        catch (JsonException ex)
+        {
+            throw new StartupException($"the relay's state file {path} is damaged ({ex.Message}); restore it from a backup, or delete the node and enrol again.");
+        }
+    }
+
+    public void Save(string directory)
+    {
+        if (!OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory);
+        }
+
+        var path = PathIn(directory);
+        var temp = path + ".tmp";
+        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
+        if (!OperatingSystem.IsWindows())
+        {
+            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+        }
+
+        using (var stream = new FileStream(temp, options))
+        {
+            JsonSerializer.Serialize(stream, this, JsonSerializerOptions.Web);
+        }
+
+        File.Move(temp, path, overwrite: true);
+    }
+
+    public ECDsa Key()
+    {
+        var key = ECDsa.Create();
+        key.ImportPkcs8PrivateKey(Convert.FromBase64String(PrivateKey), out _);
+        return key;
+    }
+}
