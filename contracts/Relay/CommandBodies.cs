@@ -1,0 +1,66 @@
+namespace Automator67.Contracts.Relay;
+
+/// <summary>
+/// Labels every container Automator67 makes carries. The relay never touches a container without <see cref="App"/>,
+/// and finds what a command made before (re-running "run replica" finds its container instead of making another).
+/// </summary>
+public static class ContainerLabels
+{
+    public const string App = "automator67.app";
+    public const string Release = "automator67.release";
+    public const string Replica = "automator67.replica";
+    public const string Node = "automator67.node";
+    public const string Command = "automator67.command";
+    /// <summary>Placement generation: a container of a superseded generation is fenced (removed) by its relay.</summary>
+    public const string Generation = "automator67.generation";
+}
+
+/// <summary>Which replica's container a command is about: app, release and replica number (the labels above).</summary>
+public sealed record ReplicaSelector(string App, string Release, int Replica);
+
+public sealed record RegistryCredentials(string Username, string Password);
+
+public sealed record PullImageBody(string Image, RegistryCredentials? Credentials);
+
+public sealed record PortBinding(int ContainerPort, int? HostPort, string Protocol = "tcp");
+
+/// <summary>Limits; null means none beyond the engine's defaults (pids defaults to a bound in the relay).</summary>
+public sealed record ResourceLimits(long? NanoCpus, long? MemoryBytes, long? Pids);
+
+public sealed record RestartPolicySpec(string Name, int MaximumRetryCount = 0);
+
+/// <summary>
+/// Create and start one replica, hardened by default: no-new-privileges, all capabilities dropped but
+/// <see cref="CapAdd"/>, never privileged, no host PID/IPC, no Docker socket, host paths only from the relay's
+/// allowlist. Anything else is refused with a clear result.
+/// </summary>
+public sealed record RunReplicaBody(
+    ReplicaSelector Replica,
+    long Generation,
+    string Image,
+    IReadOnlyList<string>? Command,
+    IReadOnlyDictionary<string, string>? Env,
+    IReadOnlyList<PortBinding>? Ports,
+    ResourceLimits? Resources,
+    RestartPolicySpec? RestartPolicy,
+    IReadOnlyList<string>? CapAdd,
+    IReadOnlyList<string>? HostPaths,
+    string NetworkMode = "bridge");
+
+public sealed record StopBody(ReplicaSelector Replica, int GraceSeconds = 10);
+
+public sealed record ReplicaBody(ReplicaSelector Replica);
+
+public sealed record RemoveBody(ReplicaSelector Replica, bool Force = true);
+
+public sealed record LogsBody(ReplicaSelector Replica, int Tail = 100, int MaxBytes = 32 * 1024);
+
+/// <summary>HTTP GET (<see cref="Path"/> on <see cref="Port"/>), TCP connect, or exec in the container; within <see cref="TimeoutMs"/>.</summary>
+public sealed record ProbeBody(ReplicaSelector Replica, string Kind, int? Port, string? Path, IReadOnlyList<string>? Command, int TimeoutMs = 2000);
+
+public static class ProbeKinds
+{
+    public const string Http = "http";
+    public const string Tcp = "tcp";
+    public const string Exec = "exec";
+}

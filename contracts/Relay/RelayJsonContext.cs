@@ -1,0 +1,20 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace Automator67.Contracts.Relay;
+
+/// <summary>Source-generated JSON for everything on the relay queues: camelCase, no reflection.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
+[JsonSerializable(typeof(JwsHeader))]
+[JsonSerializable(typeof(CommandEnvelope))]
+[JsonSerializable(typeof(EventEnvelope))]
+[JsonSerializable(typeof(CommandResult))]
+[JsonSerializable(typeof(PullImageBody))]
+[JsonSerializable(typeof(RunReplicaBody))]
+[JsonSerializable(typeof(StopBody))]
+[JsonSerializable(typeof(ReplicaBody))]
+[JsonSerializable(typeof(RemoveBody))]
+[JsonSerializable(typeof(LogsBody))]
+[JsonSerializable(typeof(ProbeBody))]
+[JsonSerializable(typeof(HeartbeatBody))]
+public sealed partial class RelayJsonContext : JsonSerializerContext;
