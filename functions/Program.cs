@@ -23,6 +23,12 @@ return await StartupErrors.RunAsync("automator67", async () =>
         return;
     }
 
+    if (args is ["join-token", ..])
+    {
+        await app.PrintJoinTokenAsync(args);
+        return;
+    }
+
     app.UseControlPlane();
     app.MapHealth();
     app.MapAuth();

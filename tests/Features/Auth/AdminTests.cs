@@ -57,6 +57,23 @@ public sealed partial class AdminTests(ControlPlaneFixture cp) : IClassFixture<C
     }
 
     [Fact]
+    public async Task JoinTokenCommand_PrintsATokenForTheAdminsAccount_ThatEnrolsOneNode()
+    {
+        var admin = await AdminAsync();
+        await using var process = ProductProcess.StartControlPlane(cp.Environment(ProductProcess.FreePort()), "join-token", "local-docker");
+        Assert.Equal(0, await process.WaitForExitAsync(TestEnvironment.TimeCap()));
+        var token = process.Stdout.Trim();
+        Assert.Matches("^a67_join_[A-Za-z0-9_-]{43}$", token);
+
+        var key = Convert.ToBase64String(System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256).ExportSubjectPublicKeyInfo());
+        var facts = new { hostname = "h", operatingSystem = "o", architecture = "x86_64", cpus = 1, memoryBytes = 1024, dockerVersion = "20.10", dockerApiVersion = "1.41" };
+        using var enrolled = await cp.Http.PostAsJsonAsync("/api/relay/enroll", new { token, publicKey = key, facts }, TestEnvironment.TimeCap());
+        Assert.Equal(HttpStatusCode.Created, enrolled.StatusCode);
+        using var nodes = await cp.SendAsync(HttpMethod.Get, "/api/nodes", admin.AccessToken);
+        Assert.Contains((await Json(nodes)).EnumerateArray(), n => n.GetProperty("name").GetString() == "local-docker");
+    }
+
+    [Fact]
     public async Task HangfireDashboard_IsTheAdminsAlone()
     {
         var admin = await AdminAsync();
