@@ -102,6 +102,24 @@ public sealed class CommandSenderTests(RelayFixture fixture) : IClassFixture<Rel
     }
 
     [Fact]
+    public async Task WaitAsync_WakesOnCompletionInThisProcess_BeforeTheDatabaseSaysSo()
+    {
+        var ct = TestEnvironment.TimeCap();
+        var user = await Cp.SignUpAsync();
+        using var relay = await TestRelay.EnrollAsync(Cp, user);
+        var sent = await Sender.SendAsync([new CommandRequest(relay.NodeId, CommandKinds.Ping, Body(new { }))], ct);
+        var waiting = Results.WaitAsync(sent[0].CommandId, TimeSpan.FromSeconds(20), ct);
+
+        var signalled = new CommandOutcome(sent[0].CommandId, relay.NodeId, CommandKinds.Ping, CommandStatuses.Succeeded, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow, null);
+        await Task.Delay(100, ct);
+        Results.Complete(signalled);
+
+        // Only the signal can have said Succeeded: the stored command is still Pending.
+        Assert.Same(signalled, await waiting);
+        Assert.Equal(CommandStatuses.Pending, (await Results.FindAsync(sent[0].CommandId, ct))!.Status);
+    }
+
+    [Fact]
     public async Task SendAsync_Throws_ForAnUnknownKindOrNode_AndRecordsNothing()
     {
         var ct = TestEnvironment.TimeCap();
