@@ -21,8 +21,8 @@ namespace Automator67.Functions.Features.Relay;
 /// left alone instead of being burnt through their deliveries.
 /// </summary>
 public sealed partial class RelayEventsConsumer(
+    IServiceProvider services,
     IServiceScopeFactory scopes,
-    QueueServiceClient queues,
     IOptions<QueueOptions> queueOptions,
     IOptions<RelayEventsOptions> options,
     DatabaseState database,
@@ -50,6 +50,9 @@ public sealed partial class RelayEventsConsumer(
         }
 
         var settings = options.Value;
+        // Resolved only now: hosted services are built before settings are validated, and a malformed connection
+        // string must end the start with its one-line message, not crash the process here.
+        var queues = services.GetRequiredService<QueueServiceClient>();
         var events = queues.GetQueueClient(QueueNames.RelayEvents(queueOptions.Value.Prefix));
         var poison = queues.GetQueueClient(QueueNames.Poison(events.Name));
         using var batchCancel = new CancellationTokenSource();
