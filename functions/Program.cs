@@ -5,6 +5,7 @@ using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Features.Nodes;
+using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Tokens;
 using Automator67.Functions.Hosting;
 using Automator67.Hosting;
@@ -37,6 +38,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapAccounts();
     app.MapAudit();
     app.MapNodes();
+    app.MapRelay();
     app.MapTokens();
 
     await app.RunAsync();

@@ -7,7 +7,14 @@ namespace Automator67.Contracts.Relay;
 /// heartbeat that would not fit one queue message is split into parts (<see cref="Part"/> of <see cref="Parts"/>),
 /// never cut silently.
 /// </summary>
-public sealed record HeartbeatBody(HostFacts Facts, IReadOnlyList<ContainerReport> Containers, int Part = 1, int Parts = 1);
+public sealed record HeartbeatBody(HostFacts Facts, IReadOnlyList<ContainerReport> Containers, int Part = 1, int Parts = 1)
+{
+    /// <summary>
+    /// Names one heartbeat across its parts (every part carries the same id). When absent, the parts of one heartbeat
+    /// are recognised by their envelopes' equal <see cref="EventEnvelope.SentAt"/>.
+    /// </summary>
+    public Guid? HeartbeatId { get; init; }
+}
 
 public sealed record ContainerReport(
     string Id,

@@ -25,6 +25,28 @@ public static class Jws
     }
 
     /// <summary>
+    /// The <c>kid</c> a compact JWS names, unverified: only to choose which trusted key to verify it with. Null when
+    /// the message is not a compact JWS.
+    /// </summary>
+    public static string? PeekKid(string compact)
+    {
+        var dot = compact.IndexOf('.', StringComparison.Ordinal);
+        if (compact.Length > MaxLength || dot < 1)
+        {
+            return null;
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize(Base64Url.DecodeFromChars(compact.AsSpan(0, dot)), RelayJsonContext.Default.JwsHeader)?.Kid;
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Verifies a compact JWS: returns its payload and key id, or null with the reason it was refused. The key comes
     /// from <paramref name="keys"/> by the header's <c>kid</c>; an unknown kid is a refusal.
     /// </summary>

@@ -7,6 +7,9 @@ public static class MessageTypes
 {
     public const string Command = "a67-command+jws";
     public const string Event = "a67-event+jws";
+
+    /// <summary>A relay's request for fresh queue credentials (<c>POST /api/relay/credentials</c>), signed with its node key.</summary>
+    public const string Renew = "a67-renew+jws";
 }
 
 /// <summary>What a relay may be asked to do.</summary>

@@ -17,4 +17,8 @@ namespace Automator67.Contracts.Relay;
 [JsonSerializable(typeof(LogsBody))]
 [JsonSerializable(typeof(ProbeBody))]
 [JsonSerializable(typeof(HeartbeatBody))]
+[JsonSerializable(typeof(IReadOnlyList<ContainerReport>))]
+[JsonSerializable(typeof(CredentialRenewal))]
+[JsonSerializable(typeof(RenewCredentialsRequest))]
+[JsonSerializable(typeof(RenewCredentialsResponse))]
 public sealed partial class RelayJsonContext : JsonSerializerContext;

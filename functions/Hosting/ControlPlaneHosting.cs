@@ -2,6 +2,7 @@ using Automator67.Functions.Database;
 using System.Text.Json.Serialization;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
+using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
@@ -78,6 +79,7 @@ public static class ControlPlaneHosting
 
         services.AddAuth();
         services.AddNodes();
+        services.AddRelay();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>

@@ -43,4 +43,18 @@ public sealed class JwsTests
         Assert.Equal("the message is not a compact JWS", Jws.Verify("not a jws at all", MessageTypes.Command, Lookup).Problem);
         Assert.Equal("the message is too large", Jws.Verify(new string('a', Jws.MaxLength + 1), MessageTypes.Command, Lookup).Problem);
     }
+
+    [Theory]
+    [InlineData("", null)]
+    [InlineData("no dots at all", null)]
+    [InlineData(".payload.signature", null)]
+    [InlineData("!!!.payload.signature", null)]
+    public void PeekKid_IsNull_ForWhatIsNotACompactJws(string compact, string? kid) => Assert.Equal(kid, Jws.PeekKid(compact));
+
+    [Fact]
+    public void PeekKid_ReadsTheKid_WithoutVerifying()
+    {
+        Assert.Equal("k1", Jws.PeekKid(Jws.Sign("{}"u8, Other, "k1", MessageTypes.Event)));
+        Assert.Null(Jws.PeekKid(Jws.Sign("{}"u8, Key, "k1", MessageTypes.Event) + new string('a', Jws.MaxLength)));
+    }
 }

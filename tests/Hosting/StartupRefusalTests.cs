@@ -65,6 +65,18 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_Exits2_WhenThePingIntervalIsNoCronSchedule()
+    {
+        var settings = Valid();
+        settings["Nodes__PingInterval"] = "00:00:45";
+
+        var (exitCode, stderr) = await RunToExitAsync(settings);
+
+        Assert.True(exitCode == 2, stderr);
+        Assert.StartsWith("automator67: Setting Nodes__PingInterval must be a whole number of seconds that divides a minute", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_Exits2_NamingTheSetting_WhenStorageConnectionStringIsNotOne()
     {
         var settings = Valid();

@@ -15,6 +15,8 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     readonly QueueFixture _queues = new();
     readonly string _keyDirectory = Directory.CreateTempSubdirectory("a67-keys-").FullName;
     ProductProcess? _process;
+    int _port;
+    string _stoppedOutput = "";
 
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(15) };
 
@@ -23,6 +25,8 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     public QueueFixture Queues => _queues;
 
     public string SigningKeyFile => Path.Combine(_keyDirectory, "signing-keys.json");
+
+    public string CommandSigningKeyFile => Path.Combine(_keyDirectory, "command-signing-keys.json");
 
     public const string AdminEmail = "admin@a67.test";
 
@@ -42,9 +46,15 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     {
         await _database.InitializeAsync();
         await _queues.InitializeAsync();
-        var port = ProductProcess.FreePort();
-        _process = ProductProcess.StartControlPlane(Environment(port));
-        Http.BaseAddress = new Uri($"http://127.0.0.1:{port}");
+        _port = ProductProcess.FreePort();
+        Http.BaseAddress = new Uri($"http://127.0.0.1:{_port}");
+        await StartAsync();
+    }
+
+    /// <summary>Starts the control plane (again, after <see cref="StopAsync"/>) on the same port, database and queues; returns once it is ready.</summary>
+    public async Task StartAsync()
+    {
+        _process = ProductProcess.StartControlPlane(Environment(_port));
         using var cap = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         if (!await _process.WaitUntilAnsweringAsync(Http, "/healthz", cap.Token))
         {
@@ -57,6 +67,22 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         }
     }
 
+    /// <summary>Stops the control plane gracefully (SIGTERM) and waits for it to exit; its output stays readable.</summary>
+    public async Task StopAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        _stoppedOutput += _process.Stdout + _process.Stderr;
+        _process.Terminate();
+        using var cap = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        await _process.WaitForExitAsync(cap.Token);
+        await _process.DisposeAsync();
+        _process = null;
+    }
+
     public Dictionary<string, string?> Environment(int port)
     {
         var environment = new Dictionary<string, string?>(Settings)
@@ -66,13 +92,14 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             ["Queues__Prefix"] = _queues.Prefix,
             ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["Auth__SigningKeyFile"] = SigningKeyFile,
-            ["Nodes__CommandSigningKeyFile"] = Path.Combine(_keyDirectory, "command-signing-keys.json"),
+            ["Nodes__CommandSigningKeyFile"] = CommandSigningKeyFile,
             ["Auth__AdminEmail"] = AdminEmail,
         };
         return environment;
     }
 
-    public string Output => _process is null ? "" : _process.Stdout + _process.Stderr;
+    /// <summary>Everything the control plane wrote, across restarts.</summary>
+    public string Output => _stoppedOutput + (_process is null ? "" : _process.Stdout + _process.Stderr);
 
     /// <summary>Signs up a fresh account and returns its tokens.</summary>
     public async Task<Session> SignUpAsync(string? email = null, string password = "correct horse battery staple")

@@ -24,6 +24,12 @@ public static class AuditTypes
     public const string NodeEnrollRefused = "node.enroll.refused";
     public const string NodeDraining = "node.draining";
     public const string NodeDeleted = "node.deleted";
+    public const string NodeCredentialsRenewed = "node.credentials.renewed";
+    public const string NodeCredentialsRefused = "node.credentials.refused";
+
+    // Relay events: the detail names the node the message claims, the reason and the queue message id; never its content.
+    public const string RelayEventRefused = "relay.event.refused";
+    public const string RelayEventPoisoned = "relay.event.poisoned";
     public const string AccountCreated = "account.created";
     public const string AccountDisabled = "account.disabled";
     public const string AccountEnabled = "account.enabled";

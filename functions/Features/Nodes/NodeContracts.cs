@@ -1,4 +1,5 @@
 using Automator67.Contracts.Nodes;
+using Automator67.Contracts.Relay;
 
 namespace Automator67.Functions.Features.Nodes;
 
@@ -16,8 +17,12 @@ public static class NodeStatuses
     public const string Ready = "Ready";
     /// <summary>Heartbeats are late by more than three intervals.</summary>
     public const string Unreachable = "Unreachable";
+    /// <summary>Heartbeats arrive, but pings sent through the command queue have gone unanswered for two ping intervals.</summary>
+    public const string Degraded = "Degraded";
     /// <summary>Takes no new replicas.</summary>
     public const string Draining = "Draining";
+
+    public static readonly IReadOnlyList<string> All = [Pending, Ready, Degraded, Unreachable, Draining];
 }
 
 public sealed record NodeView(
@@ -30,6 +35,14 @@ public sealed record NodeView(
     NodeCapacity Capacity,
     DateTimeOffset EnrolledAt,
     DateTimeOffset? LastHeartbeatAt,
-    DateTimeOffset CredentialExpiresAt);
+    DateTimeOffset CredentialExpiresAt,
+    NodeCommandPathView CommandPath,
+    IReadOnlyList<ContainerReport>? Containers);
+
+/// <summary>
+/// The command path as the periodic ping sees it: when the relay last answered, and how long that ping took from
+/// being sent to its result being applied (including the relay's idle polling).
+/// </summary>
+public sealed record NodeCommandPathView(DateTimeOffset? LastPingSentAt, DateTimeOffset? LastPingOkAt, int? LatencyMs);
 
 public sealed record NodeCapacity(int Cpus, long MemoryBytes);

@@ -15,6 +15,7 @@ public static class NodeEndpoints
     public static RouteGroupBuilder MapNodes(this IEndpointRouteBuilder routes)
     {
         routes.MapPost("/api/relay/enroll", Enroll).WithTags("Relay").RequireRateLimiting(AuthRateLimits.Login);
+        routes.MapPost("/api/relay/credentials", CredentialRenewalEndpoint.Renew).WithTags("Relay").RequireRateLimiting(AuthRateLimits.Login);
 
         var group = routes.MapGroup("/api/nodes").WithTags("Nodes");
         group.MapPost("/join-tokens", CreateJoinToken).RequireAuthorization(ScopePolicies.Deploy);
@@ -49,16 +50,15 @@ public static class NodeEndpoints
     /// <param name="nodes">The node store.</param>
     /// <param name="options">Node settings.</param>
     /// <param name="time">The clock.</param>
-    /// <param name="status">Only nodes in this status (Pending, Ready, Unreachable, Draining).</param>
+    /// <param name="status">Only nodes in this status (Pending, Ready, Degraded, Unreachable, Draining).</param>
     /// <param name="label">Only nodes with this label, as <c>key=value</c> (or <c>key</c> for any value).</param>
     /// <param name="ct">Request aborted.</param>
     static async Task<Results<Ok<NodeView[]>, ValidationProblem>> List(
         CurrentUser user, NodeStore nodes, IOptions<NodeOptions> options, TimeProvider time, string? status, string? label, CancellationToken ct)
     {
-        string[] statuses = [NodeStatuses.Pending, NodeStatuses.Ready, NodeStatuses.Unreachable, NodeStatuses.Draining];
-        if (status is not null && !statuses.Contains(status, StringComparer.OrdinalIgnoreCase))
+        if (status is not null && !NodeStatuses.All.Contains(status, StringComparer.OrdinalIgnoreCase))
         {
-            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["status"] = [$"status must be one of {string.Join(", ", statuses)}."] });
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["status"] = [$"status must be one of {string.Join(", ", NodeStatuses.All)}."] });
         }
 
         var (labelKey, labelValue) = label?.Split('=', 2) is [var key, var value] ? (key, value) : (label, null);
@@ -69,8 +69,17 @@ public static class NodeEndpoints
         return TypedResults.Ok(views);
     }
 
-    static async Task<Results<Ok<NodeView>, NotFound>> Get(Guid id, CurrentUser user, NodeStore nodes, IOptions<NodeOptions> options, TimeProvider time, CancellationToken ct) =>
-        await nodes.FindAsync(user.AccountId, id, ct) is { } node ? TypedResults.Ok(View(node, options.Value, time)) : TypedResults.NotFound();
+    /// <summary>One node, with its command-path latency and the labelled containers of its latest heartbeat.</summary>
+    static async Task<Results<Ok<NodeView>, NotFound>> Get(Guid id, CurrentUser user, NodeStore nodes, IOptions<NodeOptions> options, TimeProvider time, CancellationToken ct)
+    {
+        if (await nodes.FindAsync(user.AccountId, id, ct) is not { } node)
+        {
+            return TypedResults.NotFound();
+        }
+
+        var inventory = await nodes.FindInventoryAsync(user.AccountId, id, ct);
+        return TypedResults.Ok(View(node, options.Value, time) with { Containers = inventory?.Containers ?? [] });
+    }
 
     static async Task<Results<Ok<NodeView>, NotFound, ValidationProblem, ProblemHttpResult>> Patch(
         Guid id, NodePatchRequest request, CurrentUser user, NodeStore nodes, IOptions<NodeOptions> options, TimeProvider time, CancellationToken ct)
@@ -149,12 +158,15 @@ public static class NodeEndpoints
     static NodeView View(Node node, NodeOptions options, TimeProvider time)
     {
         var now = time.GetUtcNow();
+        var path = node.CommandPath;
+        // Heartbeats prove the relay runs; only answered pings prove it consumes commands (a known failure of peers).
         var status = node.Draining ? NodeStatuses.Draining
             : node.LastHeartbeatAt is not { } beat ? NodeStatuses.Pending
             : now - beat > 3 * options.HeartbeatInterval ? NodeStatuses.Unreachable
+            : path.PingOutstandingSince is { } since && now - since > 2 * options.PingInterval ? NodeStatuses.Degraded
             : NodeStatuses.Ready;
         return new NodeView(node.Id, node.Name, status, node.Labels, node.Draining, node.Facts, new NodeCapacity(node.Facts.Cpus, node.Facts.MemoryBytes),
-            node.EnrolledAt, node.LastHeartbeatAt, node.CredentialExpiresAt);
+            node.EnrolledAt, node.LastHeartbeatAt, node.CredentialExpiresAt, new NodeCommandPathView(path.LastPingSentAt, path.LastPingOkAt, path.LatencyMs), null);
     }
 
     static byte[]? PublicKeyProblem(string? publicKey, out string? problem)

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using System.Text.Json;
 using Automator67.Contracts.Nodes;
+using Automator67.Contracts.Relay;
 using Automator67.Functions.Features.Audit;
 using Microsoft.Extensions.Options;
 using Microsoft.IdentityModel.Tokens;
@@ -10,7 +11,16 @@ using NpgsqlTypes;
 namespace Automator67.Functions.Features.Nodes;
 
 public sealed record Node(Guid Id, Guid AccountId, string Name, IReadOnlyDictionary<string, string> Labels, byte[] PublicKey, HostFacts Facts,
-    bool Draining, DateTimeOffset EnrolledAt, DateTimeOffset CredentialExpiresAt, DateTimeOffset? LastHeartbeatAt);
+    bool Draining, DateTimeOffset EnrolledAt, DateTimeOffset CredentialExpiresAt, DateTimeOffset? LastHeartbeatAt)
+{
+    /// <summary>The command path: when a ping was last sent, since when one has gone unanswered, the last answered one.</summary>
+    public NodeCommandPath CommandPath { get; init; } = new(null, null, null, null);
+}
+
+public sealed record NodeCommandPath(DateTimeOffset? LastPingSentAt, DateTimeOffset? PingOutstandingSince, DateTimeOffset? LastPingOkAt, int? LatencyMs);
+
+/// <summary>The labelled containers of a node's latest complete heartbeat.</summary>
+public sealed record NodeInventory(DateTimeOffset SentAt, DateTimeOffset ReceivedAt, IReadOnlyList<ContainerReport> Containers);
 
 /// <summary>What presenting a join token led to.</summary>
 public abstract record EnrollOutcome
@@ -24,7 +34,8 @@ public abstract record EnrollOutcome
 public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOptions<NodeOptions> options, TimeProvider time)
 {
     public const string JoinTokenPrefix = "a67_join_";
-    const string Columns = "id, account_id, name, labels::text, public_key, facts::text, draining, enrolled_at, credential_expires_at, last_heartbeat_at";
+    const string Columns = "id, account_id, name, labels::text, public_key, facts::text, draining, enrolled_at, credential_expires_at, last_heartbeat_at, " +
+        "last_ping_sent_at, ping_outstanding_since, last_ping_ok_at, command_latency_ms";
 
     public async Task<(string Token, DateTimeOffset ExpiresAt)> CreateJoinTokenAsync(Guid accountId, string? name, IReadOnlyDictionary<string, string> labels,
         TimeSpan? lifetime, AuditEvent created, CancellationToken ct)
@@ -140,6 +151,62 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
         return (await ReadAllAsync(command, ct)).SingleOrDefault();
     }
 
+    /// <summary>Any account's node, for the relay's own requests (which speak for a node, not for an account).</summary>
+    public async Task<Node?> FindEnrolledAsync(Guid id, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM a67.nodes WHERE id = @id");
+        command.Parameters.AddWithValue("id", id);
+        return (await ReadAllAsync(command, ct)).SingleOrDefault();
+    }
+
+    public async Task<NodeInventory?> FindInventoryAsync(Guid accountId, Guid id, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT i.sent_at, i.received_at, i.containers::text FROM a67.node_inventory i JOIN a67.nodes n ON n.id = i.node_id
+            WHERE n.account_id = @account AND n.id = @id
+            """);
+        command.Parameters.AddWithValue("account", accountId);
+        command.Parameters.AddWithValue("id", id);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        return await reader.ReadAsync(ct)
+            ? new NodeInventory(reader.GetFieldValue<DateTimeOffset>(0), reader.GetFieldValue<DateTimeOffset>(1),
+                JsonSerializer.Deserialize(reader.GetString(2), RelayJsonContext.Default.IReadOnlyListContainerReport) ?? [])
+            : null;
+    }
+
+    /// <summary>
+    /// Extends a node's credentials when <paramref name="requestedAt"/> is newer than its last renewal (a replayed
+    /// request changes nothing); <paramref name="issueCredentials"/> runs with the node's row locked, so a concurrent
+    /// delete cannot leave a revoked node with a fresh queue. False when the node is gone or the request is not newer.
+    /// </summary>
+    public async Task<bool> RenewCredentialsAsync(Guid id, DateTimeOffset requestedAt, DateTimeOffset expiresAt, Func<Task> issueCredentials,
+        AuditEvent renewed, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await using var update = new NpgsqlCommand("""
+            UPDATE a67.nodes SET credential_expires_at = @expires, last_renewal_requested_at = @requested
+            WHERE id = @id AND (last_renewal_requested_at IS NULL OR last_renewal_requested_at < @requested)
+            RETURNING account_id
+            """, connection, transaction);
+        update.Parameters.AddWithValue("id", id);
+        update.Parameters.AddWithValue("expires", expiresAt);
+        update.Parameters.AddWithValue("requested", requestedAt);
+        if (await update.ExecuteScalarAsync(ct) is not Guid accountId)
+        {
+            return false;
+        }
+
+        await issueCredentials();
+        await audit.WriteAsync(connection, transaction, renewed with
+        {
+            AccountId = accountId,
+            Detail = new Dictionary<string, object?> { ["nodeId"] = id, ["expiresAt"] = expiresAt },
+        }, ct);
+        await transaction.CommitAsync(ct);
+        return true;
+    }
+
     /// <summary>Renames and/or relabels; null when there is no such node, throws <see cref="PostgresException"/> 23505 on a taken name.</summary>
     public async Task<Node?> UpdateAsync(Guid accountId, Guid id, string? name, IReadOnlyDictionary<string, string>? labels, bool? draining, CancellationToken ct)
     {
@@ -209,11 +276,16 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
                 reader.GetFieldValue<byte[]>(4),
                 JsonSerializer.Deserialize<HostFacts>(reader.GetString(5), JsonSerializerOptions.Web)!,
                 reader.GetBoolean(6), reader.GetFieldValue<DateTimeOffset>(7), reader.GetFieldValue<DateTimeOffset>(8),
-                reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9)));
+                reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9))
+            {
+                CommandPath = new NodeCommandPath(Time(reader, 10), Time(reader, 11), Time(reader, 12), reader.IsDBNull(13) ? null : reader.GetInt32(13)),
+            });
         }
 
         return nodes;
     }
+
+    static DateTimeOffset? Time(NpgsqlDataReader reader, int column) => reader.IsDBNull(column) ? null : reader.GetFieldValue<DateTimeOffset>(column);
 
     static NpgsqlParameter Jsonb<T>(string name, T value) =>
         new(name, NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(value, JsonSerializerOptions.Web) };
