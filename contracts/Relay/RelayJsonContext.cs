@@ -17,4 +17,12 @@ namespace Automator67.Contracts.Relay;
 [JsonSerializable(typeof(LogsBody))]
 [JsonSerializable(typeof(ProbeBody))]
 [JsonSerializable(typeof(HeartbeatBody))]
+[JsonSerializable(typeof(PingOutput))]
+[JsonSerializable(typeof(PullImageOutput))]
+[JsonSerializable(typeof(RunReplicaOutput))]
+[JsonSerializable(typeof(ContainersOutput))]
+[JsonSerializable(typeof(InspectOutput))]
+[JsonSerializable(typeof(LogsOutput))]
+[JsonSerializable(typeof(ProbeOutput))]
+[JsonSerializable(typeof(UnverifiedCommandOutput))]
 public sealed partial class RelayJsonContext : JsonSerializerContext;
