@@ -24,6 +24,9 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
     public string SigningKeyFile => Path.Combine(_keyDirectory, "signing-keys.json");
 
+    /// <summary>The keys the control plane signs relay commands with; tests that play the control plane sign with them too.</summary>
+    public string CommandSigningKeyFile => Path.Combine(_keyDirectory, "command-signing-keys.json");
+
     public const string AdminEmail = "admin@a67.test";
 
     /// <summary>Extra settings a test class needs; read once, at start.</summary>
@@ -66,7 +69,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             ["Queues__Prefix"] = _queues.Prefix,
             ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["Auth__SigningKeyFile"] = SigningKeyFile,
-            ["Nodes__CommandSigningKeyFile"] = Path.Combine(_keyDirectory, "command-signing-keys.json"),
+            ["Nodes__CommandSigningKeyFile"] = CommandSigningKeyFile,
             ["Auth__AdminEmail"] = AdminEmail,
         };
         return environment;
