@@ -3,15 +3,18 @@ using Automator67.Hosting;
 using Automator67.NodeRelay;
 using Automator67.NodeRelay.Docker;
 using Automator67.NodeRelay.Enrollment;
+using Automator67.NodeRelay.Run;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
-// node-relay: the agent on each Docker host. `enroll` trades a join token for this node's identity; the command
-// loop (`run`) is being built; `facts` reports what enrolment sends, straight from the local Docker Engine.
+// node-relay: the agent on each Docker host. `enroll` trades a join token for this node's identity; `run` executes
+// its signed commands and sends heartbeats; `facts` reports what enrolment sends, straight from the local Docker Engine.
 const string Usage = """
     usage: node-relay <command>
 
       enroll --url URL --token TOKEN   enrol this host with the control plane at URL (a one-time join token)
+      run                              execute this node's signed commands and send heartbeats, until SIGTERM
       facts                            print this host's facts (Docker version, CPUs, memory, OS, architecture, hostname) as JSON
       help                             show this text
 
@@ -29,6 +32,9 @@ return await StartupErrors.RunAsync("node-relay", async () =>
             break;
         case "enroll":
             await EnrollAsync(args[1..]);
+            break;
+        case "run":
+            await RunAsync(args[1..]);
             break;
         case "help" or "--help" or "-h":
             Console.WriteLine(Usage);
@@ -82,6 +88,17 @@ static async Task EnrollAsync(string[] args)
     var enroll = new EnrollCommand(host.Services.GetRequiredService<DockerEngine>(), http, TimeProvider.System);
     var state = await enroll.RunAsync(controlPlane, token, settings.StateDirectory, timeout.Token);
     Console.WriteLine($"enrolled as node {state.Name} ({state.NodeId}); identity kept in {RelayState.PathIn(settings.StateDirectory)}");
+}
+
+static async Task RunAsync(string[] args)
+{
+    var builder = RelayHosting.CreateBuilder(args).AddNodeRelay().AddRelayWorkers();
+    using var host = builder.Build();
+    // Settings and the state file first, so a relay that cannot run says why in one line instead of starting.
+    _ = host.Services.GetRequiredService<IOptions<RelayOptions>>().Value;
+    var identity = host.Services.GetRequiredService<RelayIdentity>();
+    Console.WriteLine($"node-relay: running as node {identity.State.Name} ({identity.NodeId})");
+    await host.RunAsync();
 }
 
 // "--name value" from the arguments, or null.

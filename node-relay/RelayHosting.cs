@@ -1,7 +1,12 @@
 using Automator67.Hosting;
+using Automator67.NodeRelay.Commands;
 using Automator67.NodeRelay.Docker;
+using Automator67.NodeRelay.Enrollment;
+using Automator67.NodeRelay.Heartbeats;
+using Automator67.NodeRelay.Run;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Automator67.NodeRelay;
 
@@ -11,6 +16,8 @@ public static class RelayHosting
     {
         ["Logging:LogLevel:Default"] = "Information",
         ["Logging:LogLevel:Microsoft.Hosting.Lifetime"] = "Warning",
+        // The queue SDK logs every request at Information: far too much for a loop that polls every few seconds.
+        ["Logging:LogLevel:Azure"] = "Warning",
     };
 
     /// <summary>Creates the relay's host builder: the same settings sources as the control plane (local.settings.json, then the environment).</summary>
@@ -34,6 +41,39 @@ public static class RelayHosting
         builder.Services.AddSettings<RelayOptions>(RelayOptions.Section);
         builder.Services.AddSingleton<DockerEngine>();
         builder.Services.AddSingleton(TimeProvider.System);
+        return builder;
+    }
+
+    /// <summary>
+    /// <c>node-relay run</c>: the command loop and the heartbeats, as this enrolled node (the state file in
+    /// <see cref="RelayOptions.StateDirectory"/>; a relay that is not enrolled stops with one line).
+    /// </summary>
+    public static HostApplicationBuilder AddRelayWorkers(this HostApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(provider =>
+        {
+            var directory = provider.GetRequiredService<IOptions<RelayOptions>>().Value.StateDirectory;
+            var state = RelayState.Load(directory)
+                ?? throw new StartupException($"this relay is not enrolled: no {RelayState.PathIn(directory)}; run 'node-relay enroll --url URL --token TOKEN' first, or set Relay__StateDirectory.");
+            return new RelayIdentity(state);
+        });
+        builder.Services.AddSingleton<RelayQueues>();
+        builder.Services.AddSingleton<EventSender>();
+        builder.Services.AddSingleton<CommandVerifier>();
+        builder.Services.AddSingleton<CommandJournal>();
+        builder.Services.AddSingleton<CommandExecutor>();
+        builder.Services.AddSingleton<ReplicaContainers>();
+        builder.Services.AddSingleton<HardeningPolicy>();
+        builder.Services.AddSingleton<ImagePuller>();
+        builder.Services.AddSingleton<ReplicaRunner>();
+        builder.Services.AddSingleton<ReplicaOperations>();
+        builder.Services.AddSingleton<Prober>();
+        builder.Services.AddSingleton<InventoryCollector>();
+        builder.Services.AddHostedService<CommandLoop>();
+        builder.Services.AddHostedService<HeartbeatWorker>();
+        // SIGTERM waits for running commands (their grace period) and then a little for the abandon.
+        builder.Services.AddOptions<HostOptions>().Configure<IOptions<RelayOptions>>((host, relay) =>
+            host.ShutdownTimeout = relay.Value.ShutdownGrace + TimeSpan.FromSeconds(10));
         return builder;
     }
 }

@@ -21,4 +21,12 @@ namespace Automator67.Contracts.Relay;
 [JsonSerializable(typeof(CredentialRenewal))]
 [JsonSerializable(typeof(RenewCredentialsRequest))]
 [JsonSerializable(typeof(RenewCredentialsResponse))]
+[JsonSerializable(typeof(PingOutput))]
+[JsonSerializable(typeof(PullImageOutput))]
+[JsonSerializable(typeof(RunReplicaOutput))]
+[JsonSerializable(typeof(ContainersOutput))]
+[JsonSerializable(typeof(InspectOutput))]
+[JsonSerializable(typeof(LogsOutput))]
+[JsonSerializable(typeof(ProbeOutput))]
+[JsonSerializable(typeof(UnverifiedCommandOutput))]
 public sealed partial class RelayJsonContext : JsonSerializerContext;

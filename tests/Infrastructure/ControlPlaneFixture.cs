@@ -26,6 +26,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
 
     public string SigningKeyFile => Path.Combine(_keyDirectory, "signing-keys.json");
 
+    /// <summary>The keys the control plane signs relay commands with; tests that play the control plane sign with them too.</summary>
     public string CommandSigningKeyFile => Path.Combine(_keyDirectory, "command-signing-keys.json");
 
     public const string AdminEmail = "admin@a67.test";
