@@ -34,6 +34,13 @@ public sealed class OrchestrationOptions
     [Range(typeof(TimeSpan), "00:00:00.100", "00:01:00", ErrorMessage = "Setting Orchestrations__QueuePollInterval must be between 00:00:00.1 and 00:01:00.")]
     public TimeSpan QueuePollInterval { get; set; } = TimeSpan.FromSeconds(5);
 
+    /// <summary>
+    /// How long a distributed lock of a process that died blocks others (a recurring job's update, a job's exclusive
+    /// run). Hangfire's 10 minutes would keep a crashed instance's sweep away that long. Default: 1 minute.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:10", "00:30:00", ErrorMessage = "Setting Orchestrations__DistributedLockTimeout must be between 00:00:10 and 00:30:00.")]
+    public TimeSpan DistributedLockTimeout { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>How long a stopping server waits for running jobs before it abandons them to be retried. Default: 15 seconds.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "00:05:00", ErrorMessage = "Setting Orchestrations__ShutdownTimeout must be between 00:00:01 and 00:05:00.")]
     public TimeSpan ShutdownTimeout { get; set; } = TimeSpan.FromSeconds(15);

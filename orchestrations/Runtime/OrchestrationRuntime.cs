@@ -65,5 +65,6 @@ public static class OrchestrationRuntime
         InvisibilityTimeout = options.InvisibilityTimeout,
         QueuePollInterval = options.QueuePollInterval,
         EnableLongPolling = true,
+        DistributedLockTimeout = options.DistributedLockTimeout,
     };
 }
