@@ -4,16 +4,21 @@ using Docker.DotNet.Models;
 namespace Automator67.Tests.Infrastructure;
 
 /// <summary>
-/// The real Docker Engine. Every container a test makes carries <see cref="RunLabel"/> with the run id and is removed
-/// by that label afterwards, so a failed test leaves nothing running.
+/// The real Docker Engine. Every container a test makes carries <see cref="RunLabel"/> with the run id and
+/// <see cref="FixtureLabel"/> with this fixture's own id, and is removed by the latter when the fixture ends: classes
+/// running at the same time never remove each other's containers, and a failed test leaves nothing running
+/// (<c>./a67 test</c> sweeps the run label behind them).
 /// </summary>
 public sealed class DockerFixture : IAsyncLifetime
 {
     public const string RunLabel = "automator67.test-run";
+    public const string FixtureLabel = "automator67.test-fixture";
+
+    public string FixtureId { get; } = Guid.NewGuid().ToString("N");
 
     public DockerClient Client { get; } = new DockerClientBuilder().WithEndpoint(new Uri(TestEnvironment.DockerEndpoint)).Build();
 
-    public static IDictionary<string, string> Labels => new Dictionary<string, string> { [RunLabel] = TestEnvironment.RunId };
+    public IDictionary<string, string> Labels => new Dictionary<string, string> { [RunLabel] = TestEnvironment.RunId, [FixtureLabel] = FixtureId };
 
     public async ValueTask InitializeAsync() => await Client.System.PingAsync();
 
@@ -34,7 +39,7 @@ public sealed class DockerFixture : IAsyncLifetime
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
-                ["label"] = new Dictionary<string, bool> { [$"{RunLabel}={TestEnvironment.RunId}"] = true },
+                ["label"] = new Dictionary<string, bool> { [$"{FixtureLabel}={FixtureId}"] = true },
             },
         });
 

@@ -21,7 +21,7 @@ public sealed class SampleImageTests(DockerFixture docker) : IClassFixture<Docke
         {
             Image = image,
             Name = $"a67t-{TestEnvironment.RunId}-{tag}-{port}",
-            Labels = DockerFixture.Labels,
+            Labels = docker.Labels,
             Env = [$"PORT={port.ToString(CultureInfo.InvariantCulture)}"],
             HostConfig = new HostConfig { NetworkMode = "host", Memory = 64 * 1024 * 1024 },
         }, ct);

@@ -97,6 +97,7 @@ public sealed class RelayHarness : IAsyncDisposable
             ["Relay__StateDirectory"] = StateDirectory,
             ["Relay__DockerEndpoint"] = TestEnvironment.DockerEndpoint,
             [$"Relay__ContainerLabels__{DockerFixture.RunLabel}"] = TestEnvironment.RunId,
+            [$"Relay__ContainerLabels__{DockerFixture.FixtureLabel}"] = _docker.FixtureId,
         };
         foreach (var (name, value) in Settings)
         {

@@ -15,6 +15,9 @@ public sealed class RelayRunFixture : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         ControlPlane.Settings["Nodes__HeartbeatInterval"] = "00:00:02";
+        // These tests read the events queue themselves, checking each event as the control plane would; its own
+        // consumer would take them first (tests/Features/Relay covers the consumer).
+        ControlPlane.Settings["RelayEvents__Consume"] = "false";
         await ControlPlane.InitializeAsync();
         await Docker.InitializeAsync();
     }

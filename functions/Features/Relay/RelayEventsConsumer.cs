@@ -40,6 +40,11 @@ public sealed partial class RelayEventsConsumer(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (!options.Value.Consume)
+        {
+            return;
+        }
+
         try
         {
             await database.WhenReadyAsync(stoppingToken);

@@ -7,6 +7,12 @@ public sealed class RelayEventsOptions
 {
     public const string Section = "RelayEvents";
 
+    /// <summary>
+    /// Whether this process consumes the relay-events queue. Off for an instance that only serves the API (and for
+    /// tests that read the queue themselves, as the control plane would). Default: true.
+    /// </summary>
+    public bool Consume { get; set; } = true;
+
     /// <summary>Messages taken per receive (the queue service's maximum is 32).</summary>
     public const int BatchSize = 32;
 
