@@ -67,6 +67,12 @@ public sealed partial class CommandExecutor(
                 LogDockerUnreachable(command.CommandId, attempt, delay, ex.GetBaseException().Message);
                 await Task.Delay(delay, time, ct);
             }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // A bug or an answer nobody foresaw: report it now rather than let the message come back five times.
+                LogUnexpected(ex, command.CommandId, command.Kind);
+                return Result(command, ResultStatuses.Failed, $"the relay could not execute the command ({ex.GetType().Name}: {ex.Message})", null, started);
+            }
         }
     }
 

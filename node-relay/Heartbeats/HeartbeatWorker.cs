@@ -22,19 +22,20 @@ public sealed partial class HeartbeatWorker(
     TimeProvider time,
     ILogger<HeartbeatWorker> logger) : BackgroundService
 {
+    readonly TimeSpan _interval = TimeSpan.FromSeconds(Math.Max(1, identity.State.HeartbeatSeconds));
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var interval = TimeSpan.FromSeconds(Math.Max(1, identity.State.HeartbeatSeconds));
-        using var timer = new PeriodicTimer(interval, time);
+        using var timer = new PeriodicTimer(_interval, time);
         try
         {
             do
             {
                 using var beat = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-                beat.CancelAfter(interval);
+                beat.CancelAfter(_interval);
                 try
                 {
-                    await BeatAsync(beat.Token);
+                    await BeatAsync(beat.Token, stoppingToken);
                 }
                 catch (Exception ex) when (!stoppingToken.IsCancellationRequested)
                 {
@@ -49,7 +50,7 @@ public sealed partial class HeartbeatWorker(
         }
     }
 
-    async Task BeatAsync(CancellationToken ct)
+    async Task BeatAsync(CancellationToken ct, CancellationToken stopping)
     {
         var started = time.GetTimestamp();
         var facts = await docker.ReadHostFactsAsync(ct);
@@ -59,6 +60,9 @@ public sealed partial class HeartbeatWorker(
         {
             await events.SendAsync(part, "heartbeat", ct);
         }
+
+        // Fresh stats for the next heartbeat, gathered in the meantime.
+        inventory.RefreshStats(containers.Where(c => c.State == "running").Select(c => c.Id), _interval, stopping);
 
         var elapsedMs = (long)time.GetElapsedTime(started).TotalMilliseconds;
         LogSent(containers.Count, parts.Count, elapsedMs);

@@ -7,17 +7,21 @@ namespace Automator67.NodeRelay.Heartbeats;
 
 /// <summary>
 /// The inventory a heartbeat carries: every container of this node (labelled <c>automator67.app</c> and this node's
-/// id) with its state and, if running, one-shot stats. Containers are read 8 at a time with a 5 s bound each, so 50
-/// containers or one stuck container do not make a heartbeat late: a container that does not answer in time is
-/// reported with what the list knew. CPU % is measured between two heartbeats (a one-shot sample has no "before").
+/// id) with its state and its latest stats. Inspects are quick and read 16 at a time, each within 5 s; a container
+/// that does not answer in time is reported with what the list knew. Stats are slow: the Engine answers a one-shot
+/// stats call at its next collection tick (about 1 s here, however many calls wait for it), so they are refreshed
+/// between heartbeats, 16 at a time, oldest first, and a heartbeat carries the latest sample of each container
+/// instead of waiting for new ones: 50 containers never make a heartbeat late. CPU % is measured between two
+/// samples of a container, since a one-shot sample has no "before".
 /// </summary>
-public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers containers)
+public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers containers, TimeProvider time)
 {
-    const int Concurrency = 8;
+    const int Concurrency = 16;
     static readonly TimeSpan PerContainer = TimeSpan.FromSeconds(5);
 
-    // The previous CPU sample of each container, kept only for containers that still exist.
-    readonly Dictionary<string, CpuSample> _previous = new(StringComparer.Ordinal);
+    // The latest sample of each container, kept only for containers that still exist.
+    readonly Dictionary<string, Sample> _samples = new(StringComparer.Ordinal);
+    Task _refreshing = Task.CompletedTask;
 
     public async Task<IReadOnlyList<ContainerReport>> CollectAsync(CancellationToken ct)
     {
@@ -26,15 +30,45 @@ public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers co
         await Parallel.ForEachAsync(Enumerable.Range(0, list.Count), new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = ct },
             async (i, token) => reports[i] = await ReportAsync(list[i], token));
 
-        lock (_previous)
+        lock (_samples)
         {
-            foreach (var gone in _previous.Keys.Except(list.Select(c => c.ID)).ToList())
+            foreach (var gone in _samples.Keys.Except(list.Select(c => c.ID)).ToList())
             {
-                _previous.Remove(gone);
+                _samples.Remove(gone);
             }
         }
 
         return reports;
+    }
+
+    /// <summary>Starts refreshing the stats of these running containers within <paramref name="budget"/>, unless a refresh is still running.</summary>
+    public void RefreshStats(IEnumerable<string> running, TimeSpan budget, CancellationToken ct)
+    {
+        if (!_refreshing.IsCompleted)
+        {
+            return;
+        }
+
+        List<string> ids;
+        lock (_samples)
+        {
+            ids = [.. running.OrderBy(id => _samples.TryGetValue(id, out var s) ? s.At : DateTimeOffset.MinValue)];
+        }
+
+        _refreshing = Task.Run(async () =>
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(budget);
+            try
+            {
+                await Parallel.ForEachAsync(ids, new ParallelOptions { MaxDegreeOfParallelism = Concurrency, CancellationToken = timeout.Token },
+                    async (id, token) => await SampleAsync(id, token));
+            }
+            catch (OperationCanceledException)
+            {
+                // Out of time: the rest are refreshed first next round.
+            }
+        }, CancellationToken.None);
     }
 
     async Task<ContainerReport> ReportAsync(ContainerListResponse container, CancellationToken ct)
@@ -44,7 +78,15 @@ public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers co
         try
         {
             var inspect = await docker.Client.Containers.InspectContainerAsync(container.ID, timeout.Token);
-            var stats = inspect.State?.Running == true ? await StatsAsync(container.ID, timeout.Token) : null;
+            ContainerStats? stats = null;
+            if (inspect.State?.Running == true)
+            {
+                lock (_samples)
+                {
+                    stats = _samples.GetValueOrDefault(container.ID)?.Stats;
+                }
+            }
+
             return ReplicaContainers.Report(inspect, stats);
         }
         catch (Exception ex) when (ex is DockerApiException || DockerErrors.IsUnreachable(ex, ct))
@@ -53,30 +95,37 @@ public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers co
         }
     }
 
-    async Task<ContainerStats?> StatsAsync(string id, CancellationToken ct)
+    async Task SampleAsync(string id, CancellationToken ct)
     {
-        var sample = new LastSample();
-        await docker.Client.Containers.GetContainerStatsAsync(id, new ContainerStatsParameters { Stream = false, OneShot = true }, sample, ct);
-        if (sample.Value is not { } stats)
+        var reading = new LastReading();
+        try
         {
-            return null;
+            await docker.Client.Containers.GetContainerStatsAsync(id, new ContainerStatsParameters { Stream = false, OneShot = true }, reading, ct);
+        }
+        catch (Exception ex) when (ex is DockerApiException || DockerErrors.IsUnreachable(ex, ct))
+        {
+            return;
         }
 
-        var now = new CpuSample(stats.CPUStats?.CPUUsage?.TotalUsage ?? 0, stats.CPUStats?.SystemUsage ?? 0, stats.CPUStats?.OnlineCPUs ?? 1);
-        CpuSample? before;
-        lock (_previous)
+        if (reading.Value is not { } raw)
         {
-            before = _previous.GetValueOrDefault(id);
-            _previous[id] = now;
+            return;
         }
 
-        var cpu = 0.0;
-        if (before is not null && now.System > before.System && now.Container >= before.Container)
+        var cpu = new CpuReading(raw.CPUStats?.CPUUsage?.TotalUsage ?? 0, raw.CPUStats?.SystemUsage ?? 0, Math.Max(1u, raw.CPUStats?.OnlineCPUs ?? 1));
+        lock (_samples)
         {
-            cpu = (double)(now.Container - before.Container) / (now.System - before.System) * Math.Max(1u, now.OnlineCpus) * 100.0;
+            var before = _samples.GetValueOrDefault(id)?.Cpu;
+            var percent = before is not null && cpu.System > before.System && cpu.Container >= before.Container
+                ? (double)(cpu.Container - before.Container) / (cpu.System - before.System) * cpu.OnlineCpus * 100.0
+                : 0.0;
+            _samples[id] = new Sample(time.GetUtcNow(), cpu, Stats(raw, percent));
         }
+    }
 
-        var memory = stats.MemoryStats;
+    static ContainerStats Stats(ContainerStatsResponse raw, double cpuPercent)
+    {
+        var memory = raw.MemoryStats;
         var used = memory?.Usage ?? 0;
         // As `docker stats` counts it: page cache that can be dropped is not "used".
         if (memory?.Stats is { } detail)
@@ -91,9 +140,9 @@ public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers co
             }
         }
 
-        var networks = stats.Networks?.Values ?? [];
+        var networks = raw.Networks?.Values ?? [];
         return new ContainerStats(
-            Math.Round(cpu, 2),
+            Math.Round(cpuPercent, 2),
             (long)used,
             (long)(memory?.Limit ?? 0),
             (long)networks.Aggregate(0UL, (sum, n) => sum + n.RxBytes),
@@ -105,7 +154,7 @@ public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers co
         var labels = container.Labels ?? new Dictionary<string, string>();
         return new ContainerReport(
             container.ID,
-            (container.Names is { Count: > 0 } names ? names[0].TrimStart('/') : "") ?? "",
+            container.Names is { Count: > 0 } names ? names[0].TrimStart('/') : "",
             ReplicaContainers.LabelOf(labels, ContainerLabels.App) ?? "",
             ReplicaContainers.LabelOf(labels, ContainerLabels.Release) ?? "",
             ReplicaContainers.ReplicaOf(labels),
@@ -118,10 +167,12 @@ public sealed class InventoryCollector(DockerEngine docker, ReplicaContainers co
             null);
     }
 
-    sealed record CpuSample(ulong Container, ulong System, uint OnlineCpus);
+    sealed record CpuReading(ulong Container, ulong System, uint OnlineCpus);
 
-    // Synchronous, so the one sample is there when the call returns.
-    sealed class LastSample : IProgress<ContainerStatsResponse>
+    sealed record Sample(DateTimeOffset At, CpuReading Cpu, ContainerStats Stats);
+
+    // Synchronous, so the one reading is there when the call returns.
+    sealed class LastReading : IProgress<ContainerStatsResponse>
     {
         public ContainerStatsResponse? Value { get; private set; }
 
