@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Automator67.Contracts.Relay;
+using Automator67.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -132,25 +133,14 @@ public sealed partial class CommandJournal : IDisposable
     // Writes the live entries to a private temporary file, renames it over the journal and keeps it open for appends.
     FileStream Rewrite()
     {
-        var temp = _path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(temp, options))
+        PrivateFile.Write(_path, stream =>
         {
             foreach (var entry in _entries.Values)
             {
                 stream.Write(JsonSerializer.SerializeToUtf8Bytes(entry, JournalJsonContext.Default.JournalEntry));
                 stream.WriteByte((byte)'\n');
             }
-
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temp, _path, overwrite: true);
+        });
         _linesInFile = _entries.Count;
         return new FileStream(_path, FileMode.Append, FileAccess.Write, FileShare.Read);
     }

@@ -53,20 +53,7 @@ public sealed record RelayState(
             Directory.CreateDirectory(directory);
         }
 
-        var path = PathIn(directory);
-        var temp = path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(temp, options))
-        {
-            JsonSerializer.Serialize(stream, this, JsonSerializerOptions.Web);
-        }
-
-        File.Move(temp, path, overwrite: true);
+        PrivateFile.Write(PathIn(directory), stream => JsonSerializer.Serialize(stream, this, JsonSerializerOptions.Web));
     }
 
     public ECDsa Key()

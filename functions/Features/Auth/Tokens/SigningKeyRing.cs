@@ -91,23 +91,7 @@ public sealed class SigningKeyRing
         }
     }
 
-    void Write(KeyFile file)
-    {
-        // Write a private copy and rename it over the old one, so a crash never leaves a half-written key file.
-        var temp = _path + ".tmp";
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(temp, options))
-        {
-            JsonSerializer.Serialize(stream, file, JsonSerializerOptions.Web);
-        }
-
-        File.Move(temp, _path, overwrite: true);
-    }
+    void Write(KeyFile file) => Automator67.Hosting.PrivateFile.Write(_path, stream => JsonSerializer.Serialize(stream, file, JsonSerializerOptions.Web));
 
     sealed record KeyFile(IReadOnlyList<KeyFileEntry> Keys);
 

@@ -52,29 +52,9 @@ public sealed class TwoFactorSecrets
     static byte[] Create(string path)
     {
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-        // Written privately under a unique name, then linked into place without overwriting: when two processes
-        // start at once, one key wins and both use it.
-        var temp = $"{path}.{Environment.ProcessId}.{Guid.NewGuid():N}.tmp";
-        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
-        if (!OperatingSystem.IsWindows())
-        {
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        }
-
-        using (var stream = new FileStream(temp, options))
-        {
-            JsonSerializer.Serialize(stream, new KeyFile(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32))), JsonSerializerOptions.Web);
-        }
-
-        try
-        {
-            File.Move(temp, path, overwrite: false);
-        }
-        catch (IOException) when (File.Exists(path))
-        {
-            File.Delete(temp);
-        }
-
+        // Placed without overwriting: when two processes start at once, one key wins and both use it.
+        var key = new KeyFile(Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)));
+        Automator67.Hosting.PrivateFile.Write(path, stream => JsonSerializer.Serialize(stream, key, JsonSerializerOptions.Web), overwrite: false);
         return Read(path);
     }
 
