@@ -1,10 +1,9 @@
-using System.Security.Cryptography;
 using System.Text.Json;
+using Automator67.Functions.Features.Auth.Tokens;
 using Automator67.Contracts.Nodes;
 using Automator67.Contracts.Relay;
 using Automator67.Functions.Features.Audit;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -40,7 +39,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
     public async Task<(string Token, DateTimeOffset ExpiresAt)> CreateJoinTokenAsync(Guid accountId, string? name, IReadOnlyDictionary<string, string> labels,
         TimeSpan? lifetime, AuditEvent created, CancellationToken ct)
     {
-        var token = JoinTokenPrefix + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        var (token, hash) = OpaqueTokens.Create(JoinTokenPrefix);
         var expires = time.GetUtcNow() + (lifetime ?? options.Value.JoinTokenLifetime);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
@@ -49,7 +48,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
             VALUES (@hash, @account, @name, @labels, @now, @expires)
             """, connection, transaction))
         {
-            insert.Parameters.AddWithValue("hash", Hash(token));
+            insert.Parameters.AddWithValue("hash", hash);
             insert.Parameters.AddWithValue("account", accountId);
             insert.Parameters.AddWithValue("name", (object?)name ?? DBNull.Value);
             insert.Parameters.Add(Jsonb("labels", labels));
@@ -80,7 +79,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await using var find = new NpgsqlCommand(
             "SELECT account_id, name, labels::text, expires_at, used_at FROM a67.join_tokens WHERE token_hash = @hash FOR UPDATE", connection, transaction);
-        find.Parameters.AddWithValue("hash", Hash(joinToken));
+        find.Parameters.AddWithValue("hash", OpaqueTokens.Hash(joinToken));
         Guid accountId;
         string? name;
         Dictionary<string, string> labels;
@@ -122,7 +121,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
             insert.Parameters.Add(Jsonb("facts", facts));
             insert.Parameters.AddWithValue("now", now);
             insert.Parameters.AddWithValue("expires", credentialExpiresAt);
-            insert.Parameters.AddWithValue("hash", Hash(joinToken));
+            insert.Parameters.AddWithValue("hash", OpaqueTokens.Hash(joinToken));
             await insert.ExecuteNonQueryAsync(ct);
         }
 
@@ -290,5 +289,5 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
     static NpgsqlParameter Jsonb<T>(string name, T value) =>
         new(name, NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(value, JsonSerializerOptions.Web) };
 
-    static byte[] Hash(string token) => SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(token));
+
 }

@@ -1,12 +1,9 @@
 using System.Buffers;
 using System.Security.Claims;
-using System.Security.Cryptography;
-using System.Text;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.Auth.Tokens;
 using Microsoft.Extensions.Caching.Memory;
 using Microsoft.IdentityModel.JsonWebTokens;
-using Microsoft.IdentityModel.Tokens;
 
 namespace Automator67.Functions.Features.Tokens;
 
@@ -37,14 +34,14 @@ public sealed class PersonalAccessTokens(PersonalAccessTokenStore store, IMemory
 
     public static (string Secret, byte[] Hash, string Hint) Generate()
     {
-        var secret = Prefix + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
-        return (secret, SHA256.HashData(Encoding.ASCII.GetBytes(secret)), secret[^HintLength..]);
+        var (secret, hash) = OpaqueTokens.Create(Prefix);
+        return (secret, hash, secret[^HintLength..]);
     }
 
     /// <summary>The SHA-256 of a well-formed token; null for anything else, which is refused without a database query.</summary>
     public static byte[]? Hash(string token) =>
         token.Length == Prefix.Length + SecretLength && token.StartsWith(Prefix, StringComparison.Ordinal) && !token.AsSpan(Prefix.Length).ContainsAnyExcept(Base64UrlAlphabet)
-            ? SHA256.HashData(Encoding.ASCII.GetBytes(token))
+            ? OpaqueTokens.Hash(token)
             : null;
 
     /// <summary>The caller a token stands for, or null with the reason it was refused (for the 401 problem).</summary>

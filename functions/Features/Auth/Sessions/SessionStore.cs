@@ -1,7 +1,6 @@
-using System.Security.Cryptography;
+using Automator67.Functions.Features.Auth.Tokens;
 using Automator67.Functions.Features.Audit;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 
 namespace Automator67.Functions.Features.Auth.Sessions;
@@ -212,15 +211,11 @@ public sealed class SessionStore(NpgsqlDataSource dataSource, AuditLog audit, IO
         await command.ExecuteNonQueryAsync(ct);
     }
 
-    static (string Token, byte[] Hash) NewRefreshToken()
-    {
-        var token = RefreshTokenPrefix + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
-        return (token, SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(token)));
-    }
+    static (string Token, byte[] Hash) NewRefreshToken() => OpaqueTokens.Create(RefreshTokenPrefix);
 
     // Anything that is not one of our tokens is refused before touching the database.
     static byte[]? Hash(string token) =>
         token.Length is > 7 and < 100 && token.StartsWith(RefreshTokenPrefix, StringComparison.Ordinal) && token.All(char.IsAscii)
-            ? SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(token))
+            ? OpaqueTokens.Hash(token)
             : null;
 }

@@ -1,7 +1,6 @@
-using System.Security.Cryptography;
+using Automator67.Functions.Features.Auth.Tokens;
 using Automator67.Functions.Features.Audit;
 using Microsoft.Extensions.Options;
-using Microsoft.IdentityModel.Tokens;
 using Npgsql;
 
 namespace Automator67.Functions.Features.Auth.TwoFactor;
@@ -115,7 +114,7 @@ public sealed class TwoFactorStore(NpgsqlDataSource dataSource, SecondFactorChec
     public async Task<(string Token, TimeSpan Lifetime)> IssueChallengeAsync(Guid accountId, AuditEvent challenged, CancellationToken ct)
     {
         var now = time.GetUtcNow();
-        var token = ChallengePrefix + Base64UrlEncoder.Encode(RandomNumberGenerator.GetBytes(32));
+        var (token, tokenHash) = OpaqueTokens.Create(ChallengePrefix);
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         // Expired and redeemed challenges are swept here, so the table holds only live ones (plus a few minutes' worth).
@@ -125,7 +124,7 @@ public sealed class TwoFactorStore(NpgsqlDataSource dataSource, SecondFactorChec
             """, connection, transaction))
         {
             insert.Parameters.AddWithValue("now", now);
-            insert.Parameters.AddWithValue("hash", SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(token)));
+            insert.Parameters.AddWithValue("hash", tokenHash);
             insert.Parameters.AddWithValue("account", accountId);
             insert.Parameters.AddWithValue("expires", now + options.Value.ChallengeLifetime);
             await insert.ExecuteNonQueryAsync(ct);
@@ -148,7 +147,7 @@ public sealed class TwoFactorStore(NpgsqlDataSource dataSource, SecondFactorChec
             return (null, null);
         }
 
-        var hash = SHA256.HashData(System.Text.Encoding.ASCII.GetBytes(challengeToken));
+        var hash = OpaqueTokens.Hash(challengeToken);
         var now = time.GetUtcNow();
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
