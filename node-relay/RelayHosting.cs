@@ -58,6 +58,9 @@ public static class RelayHosting
             return new RelayIdentity(state);
         });
         builder.Services.AddSingleton<RelayQueues>();
+        builder.Services.AddSingleton(_ => new HttpClient { Timeout = TimeSpan.FromSeconds(30) });
+        builder.Services.AddSingleton<CredentialRenewer>();
+        builder.Services.AddHostedService(provider => provider.GetRequiredService<CredentialRenewer>());
         builder.Services.AddSingleton<EventSender>();
         builder.Services.AddSingleton<CommandVerifier>();
         builder.Services.AddSingleton<CommandJournal>();

@@ -16,6 +16,9 @@ public static class Jws
     /// <summary>Queue messages are at most 64 KiB; a signed message must fit with room to spare.</summary>
     public const int MaxLength = 60 * 1024;
 
+    /// <summary>The problem <see cref="Verify"/> names when no key has the message's kid (a relay may not have heard of a rotation yet).</summary>
+    public const string UnknownKey = "the message is signed with an unknown key";
+
     public static string Sign(ReadOnlySpan<byte> payload, ECDsa key, string kid, string type)
     {
         var header = JsonSerializer.SerializeToUtf8Bytes(new JwsHeader("ES256", kid, type), RelayJsonContext.Default.JwsHeader);
@@ -88,7 +91,7 @@ public static class Jws
 
         if (string.IsNullOrEmpty(header.Kid) || keys(header.Kid) is not { } key)
         {
-            return (null, header.Kid, "the message is signed with an unknown key");
+            return (null, header.Kid, UnknownKey);
         }
 
         var signingInput = Encoding.ASCII.GetBytes($"{parts[0]}.{parts[1]}");

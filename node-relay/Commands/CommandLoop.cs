@@ -24,6 +24,7 @@ public sealed partial class CommandLoop(
     CommandJournal journal,
     CommandExecutor executor,
     EventSender events,
+    CredentialRenewer renewer,
     IOptions<RelayOptions> options,
     TimeProvider time,
     ILogger<CommandLoop> logger) : BackgroundService
@@ -74,6 +75,11 @@ public sealed partial class CommandLoop(
             catch (Exception ex)
             {
                 slots.Release(free);
+                if (RelayQueues.IsCredentialRefusal(ex))
+                {
+                    renewer.Request("the command queue refused the credentials");
+                }
+
                 var delay = Backoff.Delay(++failures, TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(30));
                 LogReceiveFailed(failures, delay, ex.GetBaseException().Message);
                 await DelayAsync(delay, stoppingToken);
@@ -165,7 +171,7 @@ public sealed partial class CommandLoop(
 
     async Task<CommandResult> DecideAsync(QueueMessage message, CancellationToken ct)
     {
-        var (command, refusal) = verifier.Verify(message.Body.ToString());
+        var (command, refusal) = await verifier.VerifyAsync(message.Body.ToString(), ct);
         if (command is null)
         {
             LogRefused(refusal!.CommandId, message.MessageId, refusal.Error);

@@ -8,18 +8,24 @@ namespace Automator67.NodeRelay.Commands;
 /// <summary>
 /// Decides whether a queue message is a command this relay may execute: signed by a control-plane key it knows (by
 /// kid), for this node, well-formed and of a known kind. Expiry and the journal are checked by the loop, which knows
-/// whether the message is a redelivery. Anything refused is reported, never executed.
+/// whether the message is a redelivery. Anything refused is reported, never executed. A kid the relay does not know
+/// yet makes it fetch the control plane's current keys once (they rotate) before it refuses.
 /// </summary>
-public sealed class CommandVerifier(RelayIdentity identity)
+public sealed class CommandVerifier(RelayIdentity identity, CredentialRenewer renewer)
 {
     /// <summary>How far the control plane's clock may be ahead of this host's before a fresh command looks expired.</summary>
     public static readonly TimeSpan ClockSkew = TimeSpan.FromSeconds(30);
 
     public const string UnknownKind = "unknown";
 
-    public (CommandEnvelope? Command, CommandResult? Refusal) Verify(string message)
+    public async Task<(CommandEnvelope? Command, CommandResult? Refusal)> VerifyAsync(string message, CancellationToken ct)
     {
         var (payload, kid, problem) = identity.VerifyCommand(message);
+        if (problem == Jws.UnknownKey && !string.IsNullOrEmpty(kid) && await renewer.FetchCommandKeyAsync(kid, ct))
+        {
+            (payload, kid, problem) = identity.VerifyCommand(message);
+        }
+
         if (payload is null)
         {
             // The claimed id is not trusted; it travels only so the control plane can tell which of its commands a

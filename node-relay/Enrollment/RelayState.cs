@@ -17,9 +17,23 @@ public sealed record RelayState(
     NodeQueueCredentials Queues,
     IReadOnlyList<CommandSigningKey> CommandSigningKeys,
     int HeartbeatSeconds,
-    DateTimeOffset EnrolledAt)
+    DateTimeOffset EnrolledAt,
+    DateTimeOffset? CredentialsIssuedAt = null)
 {
     public const string FileName = "node.json";
+
+    /// <summary>
+    /// When to renew the queue credentials: half-way through their lifetime (issued at enrolment or the last
+    /// renewal), so a control plane that is away for a while still leaves the relay days to try again.
+    /// </summary>
+    public DateTimeOffset RenewalDueAt
+    {
+        get
+        {
+            var issued = CredentialsIssuedAt ?? EnrolledAt;
+            return issued + ((Queues.ExpiresAt - issued) / 2);
+        }
+    }
 
     public static string PathIn(string directory) => System.IO.Path.Combine(directory, FileName);
 

@@ -9,7 +9,7 @@ namespace Automator67.NodeRelay.Run;
 /// Sends signed events to the events queue: a command's result, a heartbeat. A result is retried with back-off until
 /// it is sent or the relay stops, because its command message is deleted only after it.
 /// </summary>
-public sealed partial class EventSender(RelayIdentity identity, RelayQueues queues, TimeProvider time, ILogger<EventSender> logger)
+public sealed partial class EventSender(RelayIdentity identity, RelayQueues queues, CredentialRenewer renewer, TimeProvider time, ILogger<EventSender> logger)
 {
     /// <summary>Signs an event; null when it would not fit one queue message.</summary>
     public string? TrySign(string kind, JsonElement body, DateTimeOffset? sentAt = null)
@@ -44,6 +44,11 @@ public sealed partial class EventSender(RelayIdentity identity, RelayQueues queu
             catch (Exception ex) when (ex is RequestFailedException or HttpRequestException or IOException or TimeoutException
                                        || (ex is OperationCanceledException && !ct.IsCancellationRequested))
             {
+                if (RelayQueues.IsCredentialRefusal(ex))
+                {
+                    renewer.Request("the events queue refused the credentials");
+                }
+
                 var delay = Backoff.Delay(attempt, TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(30));
                 LogSendFailed(what, attempt, delay, ex.GetBaseException().Message);
                 await Task.Delay(delay, time, ct);

@@ -1,11 +1,13 @@
 using Azure.Core;
 using Azure.Storage.Queues;
+using Automator67.Contracts.Nodes;
 
 namespace Automator67.NodeRelay.Run;
 
 /// <summary>
-/// The relay's two queues, reached with the SAS URLs from enrolment: its own command queue (receive, update, delete)
-/// and the shared events queue (add only). One client each for the life of the process.
+/// The relay's two queues, reached with the SAS URLs from enrolment or the last renewal: its own command queue
+/// (receive, update, delete) and the shared events queue (add only). A renewal swaps both clients; a call already
+/// under way finishes with the credentials it started with, which stay valid until they expire.
 /// </summary>
 public sealed class RelayQueues(RelayIdentity identity)
 {
@@ -13,9 +15,17 @@ public sealed class RelayQueues(RelayIdentity identity)
     // notice an outage rather than hang in one call.
     static readonly QueueClientOptions Options = CreateOptions();
 
-    public QueueClient Commands { get; } = new(identity.State.Queues.CommandQueue, Options);
+    volatile Clients _clients = new(identity.State.Queues);
 
-    public QueueClient Events { get; } = new(identity.State.Queues.EventsQueue, Options);
+    public QueueClient Commands => _clients.Commands;
+
+    public QueueClient Events => _clients.Events;
+
+    /// <summary>Uses renewed credentials from now on.</summary>
+    public void Use(NodeQueueCredentials credentials) => _clients = new Clients(credentials);
+
+    /// <summary>The queue service refused the credentials (expired or revoked SAS), as opposed to an outage.</summary>
+    public static bool IsCredentialRefusal(Exception ex) => ex is Azure.RequestFailedException { Status: 401 or 403 };
 
     static QueueClientOptions CreateOptions()
     {
@@ -26,5 +36,12 @@ public sealed class RelayQueues(RelayIdentity identity)
         options.Retry.MaxDelay = TimeSpan.FromSeconds(2);
         options.Retry.NetworkTimeout = TimeSpan.FromSeconds(10);
         return options;
+    }
+
+    sealed class Clients(NodeQueueCredentials credentials)
+    {
+        public QueueClient Commands { get; } = new(credentials.CommandQueue, Options);
+
+        public QueueClient Events { get; } = new(credentials.EventsQueue, Options);
     }
 }

@@ -36,6 +36,14 @@ public sealed class RelayHarness : IAsyncDisposable
 
     public Guid NodeId { get; }
 
+    /// <summary>The account the node was enrolled into (its join token's creator).</summary>
+    public ControlPlaneFixture.Session Owner { get; private init; } = null!;
+
+    /// <summary>The relay's state file (<c>node.json</c>) as JSON, to read or change before a start.</summary>
+    public System.Text.Json.Nodes.JsonNode ReadState() => System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(Path.Combine(StateDirectory, "node.json")))!;
+
+    public void WriteState(System.Text.Json.Nodes.JsonNode state) => File.WriteAllText(Path.Combine(StateDirectory, "node.json"), state.ToJsonString());
+
     public string StateDirectory => Path.Combine(_root, "state");
 
     public ProductProcess? Process { get; private set; }
@@ -73,7 +81,7 @@ public sealed class RelayHarness : IAsyncDisposable
         nodeKey.ImportPkcs8PrivateKey(Convert.FromBase64String(json.RootElement.GetProperty("privateKey").GetString()!), out _);
         events.Trust(nodeId, ECDsa.Create(nodeKey.ExportParameters(includePrivateParameters: false)));
         var (kid, commandKey) = ReadCommandKey(cp.CommandSigningKeyFile);
-        var harness = new RelayHarness(cp, docker, events, nodeId, kid, commandKey);
+        var harness = new RelayHarness(cp, docker, events, nodeId, kid, commandKey) { Owner = user };
         Directory.Move(state, harness.StateDirectory);
         Directory.Delete(root, recursive: true);
         return harness;

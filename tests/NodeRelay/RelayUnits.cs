@@ -11,6 +11,8 @@ namespace Automator67.Tests.NodeRelay;
 /// <summary>The relay's parts built without processes or queues, for the tests that need no Engine or Azurite.</summary>
 static class RelayUnits
 {
+    static readonly HttpClient Http = new();
+
     public static RelayState State(Guid? nodeId = null)
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -19,8 +21,13 @@ static class RelayUnits
             new NodeQueueCredentials(queue, queue, DateTimeOffset.UtcNow.AddDays(1)), [], 10, DateTimeOffset.UtcNow);
     }
 
-    public static EventSender Events(RelayIdentity identity, TimeProvider time) =>
-        new(identity, new RelayQueues(identity), time, NullLogger<EventSender>.Instance);
+    public static EventSender Events(RelayIdentity identity, TimeProvider time)
+    {
+        var queues = new RelayQueues(identity);
+        return new(identity, queues, new CredentialRenewer(identity, queues, Options(), Http, time, NullLogger<CredentialRenewer>.Instance), time,
+            NullLogger<EventSender>.Instance);
+    }
+
 
     public static IOptions<RelayOptions> Options(Action<RelayOptions>? change = null)
     {
