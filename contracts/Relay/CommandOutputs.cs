@@ -6,8 +6,11 @@ public sealed record PingOutput(string DockerVersion, string DockerApiVersion, D
 /// <summary><c>pull-image</c>: the image is on the node.</summary>
 public sealed record PullImageOutput(string Image, string? ImageId);
 
-/// <summary><c>run-replica</c>: the replica's container, <see cref="Created"/> now or found from an earlier delivery.</summary>
-public sealed record RunReplicaOutput(string ContainerId, string Name, bool Created);
+/// <summary>
+/// <c>run-replica</c>: the replica's container, <see cref="Created"/> now or found from an earlier delivery, and the
+/// host ports it was given (an automatic host port is known only once the container runs).
+/// </summary>
+public sealed record RunReplicaOutput(string ContainerId, string Name, bool Created, IReadOnlyList<PortBinding>? Ports = null);
 
 /// <summary><c>stop</c>, <c>restart</c>, <c>remove</c>: the containers acted on (none: there was nothing to do).</summary>
 public sealed record ContainersOutput(IReadOnlyList<string> ContainerIds);

@@ -37,7 +37,7 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
                 await StartAsync(existing.ID, body, removeOnFailure: false, ct);
             }
 
-            return Output(existing.ID, existing.Names is { Count: > 0 } names ? names[0].TrimStart('/') : "", created: false);
+            return await OutputAsync(existing.ID, existing.Names is { Count: > 0 } names ? names[0].TrimStart('/') : "", created: false, ct);
         }
 
         CheckHostPortsFree(body);
@@ -73,7 +73,7 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
                 await StartAsync(taken.ID, body, removeOnFailure: false, ct);
             }
 
-            return Output(taken.ID, name, created: false);
+            return await OutputAsync(taken.ID, name, created: false, ct);
         }
         catch (DockerImageNotFoundException)
         {
@@ -85,7 +85,7 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
         }
 
         await StartAsync(id, body, removeOnFailure: true, ct);
-        return Output(id, name, created: true);
+        return await OutputAsync(id, name, created: true, ct);
     }
 
     async Task StartAsync(string id, RunReplicaBody body, bool removeOnFailure, CancellationToken ct)
@@ -146,8 +146,32 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
         return [.. env.Select(kv => $"{kv.Key}={kv.Value}")];
     }
 
-    static JsonElement Output(string id, string name, bool created) =>
-        JsonSerializer.SerializeToElement(new RunReplicaOutput(id, name, created), RelayJsonContext.Default.RunReplicaOutput);
+    // The bindings as the Engine made them: an automatic host port is chosen only when the container starts.
+    async Task<JsonElement> OutputAsync(string id, string name, bool created, CancellationToken ct)
+    {
+        var inspected = await docker.Client.Containers.InspectContainerAsync(id, ct);
+        var ports = new List<Contracts.Relay.PortBinding>();
+        foreach (var (key, bindings) in inspected.NetworkSettings?.Ports ?? new Dictionary<string, IList<global::Docker.DotNet.Models.PortBinding>>())
+        {
+            var parts = key.Split('/');
+            if (!int.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var containerPort))
+            {
+                continue;
+            }
+
+            var protocol = parts.Length > 1 ? parts[1] : "tcp";
+            foreach (var binding in bindings ?? [])
+            {
+                if (int.TryParse(binding.HostPort, System.Globalization.CultureInfo.InvariantCulture, out var hostPort)
+                    && !ports.Exists(p => p.ContainerPort == containerPort && p.HostPort == hostPort && p.Protocol == protocol))
+                {
+                    ports.Add(new Contracts.Relay.PortBinding(containerPort, hostPort, protocol));
+                }
+            }
+        }
+
+        return JsonSerializer.SerializeToElement(new RunReplicaOutput(id, name, created, ports), RelayJsonContext.Default.RunReplicaOutput);
+    }
 
     // "Bind for 0.0.0.0:8080 failed: port is already allocated", "listen tcp4 0.0.0.0:8080: bind: address already in use"
     [GeneratedRegex(@"(?:0\.0\.0\.0|\[::\]|[\d.]+):(?<port>\d+)(?: failed: port is already allocated|: bind: address already in use)")]
