@@ -25,21 +25,19 @@ public sealed class AppStore(NpgsqlDataSource dataSource, AuditLog audit, TimePr
     /// <summary>Creates the app; throws <see cref="PostgresException"/> 23505 (<see cref="NameIndex"/>) when the name is taken.</summary>
     public async Task<App> CreateAsync(Guid accountId, string name, IReadOnlyDictionary<string, string> labels, AuditEvent created, CancellationToken ct)
     {
-        var app = new App(Guid.CreateVersion7(), accountId, name, labels, time.GetUtcNow(), time.GetUtcNow());
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
-        await using (var insert = new NpgsqlCommand("""
+        // Returned as stored: PostgreSQL keeps microseconds, the clock has ticks.
+        await using var insert = new NpgsqlCommand($"""
             INSERT INTO a67.apps (id, account_id, name, labels, created_at, updated_at) VALUES (@id, @account, @name, @labels, @now, @now)
-            """, connection, transaction))
-        {
-            insert.Parameters.AddWithValue("id", app.Id);
-            insert.Parameters.AddWithValue("account", accountId);
-            insert.Parameters.AddWithValue("name", name);
-            insert.Parameters.Add(Jsonb("labels", labels));
-            insert.Parameters.AddWithValue("now", app.CreatedAt);
-            await insert.ExecuteNonQueryAsync(ct);
-        }
-
+            RETURNING {Columns}
+            """, connection, transaction);
+        insert.Parameters.AddWithValue("id", Guid.CreateVersion7());
+        insert.Parameters.AddWithValue("account", accountId);
+        insert.Parameters.AddWithValue("name", name);
+        insert.Parameters.Add(Jsonb("labels", labels));
+        insert.Parameters.AddWithValue("now", time.GetUtcNow());
+        var app = (await ReadAllAsync(insert, ct)).Single();
         await audit.WriteAsync(connection, transaction, created with { Detail = Detail(app) }, ct);
         await transaction.CommitAsync(ct);
         return app;

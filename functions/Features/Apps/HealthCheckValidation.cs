@@ -24,7 +24,7 @@ internal static partial class HealthCheckValidation
             }
             else
             {
-                ReleaseSpecValidation.CheckStrings(problems, "healthCheck.command", check.Command, ReleaseSpecValidation.MaxCommandItems, "");
+                ReleaseSpecValidation.CheckStrings(problems, "healthCheck.command", check.Command, ReleaseSpecValidation.MaxCommandItems, "", isCommand: true);
             }
 
             NotFor(problems, check.Port, "port", "http and tcp");

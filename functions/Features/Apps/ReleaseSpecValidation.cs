@@ -55,8 +55,8 @@ public static partial class ReleaseSpecValidation
             problems.Add("registry", "registry names a stored registry credential: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit.");
         }
 
-        CheckStrings(problems, "command", spec.Command, MaxCommandItems, "command replaces the image's entrypoint: give the program and its arguments, or leave command out.");
-        CheckStrings(problems, "args", spec.Args, MaxArgs, "args replaces the image's default arguments: give at least one, or leave args out.");
+        CheckStrings(problems, "command", spec.Command, MaxCommandItems, "command replaces the image's entrypoint: give the program and its arguments, or leave command out.", isCommand: true);
+        CheckStrings(problems, "args", spec.Args, MaxArgs, "args replaces the image's default arguments: give at least one, or leave args out.", isCommand: false);
         CheckEnv(problems, spec.Env);
         CheckPorts(problems, spec.Ports);
         CheckResources(problems, spec.Resources);
@@ -73,8 +73,11 @@ public static partial class ReleaseSpecValidation
         return problems.ToDictionary();
     }
 
-    /// <summary>A string list that, when given, holds 1 to <paramref name="maxItems"/> items of bounded length without NUL.</summary>
-    internal static void CheckStrings(SpecProblems problems, string path, IReadOnlyList<string>? items, int maxItems, string whenEmpty)
+    /// <summary>
+    /// A string list that, when given, holds 1 to <paramref name="maxItems"/> items of bounded length without NUL;
+    /// when <paramref name="isCommand"/>, the first item names the program and cannot be empty.
+    /// </summary>
+    internal static void CheckStrings(SpecProblems problems, string path, IReadOnlyList<string>? items, int maxItems, string whenEmpty, bool isCommand)
     {
         if (items is null)
         {
@@ -94,7 +97,7 @@ public static partial class ReleaseSpecValidation
                 null => "must be a string.",
                 { Length: > MaxItemLength } => $"is at most {MaxItemLength} characters.",
                 var item when item.Contains('\0', StringComparison.Ordinal) => "must not contain NUL characters.",
-                "" when i == 0 => "names the program to run and cannot be empty.",
+                "" when i == 0 && isCommand => "names the program to run and cannot be empty.",
                 _ => null,
             };
             if (problem is not null)
