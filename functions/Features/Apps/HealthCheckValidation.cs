@@ -57,7 +57,7 @@ internal static partial class HealthCheckValidation
 
     static void CheckPort(SpecProblems problems, int? port, IReadOnlyList<ReleasePort>? ports)
     {
-        var exposed = (ports ?? []).Where(p => p is not null && (p.Protocol ?? ReleasePort.Tcp) == ReleasePort.Tcp).Select(p => p.ContainerPort).ToList();
+        var exposed = (ports ?? []).Where(p => p is not null && (p.Protocol ?? ReleasePort.Tcp) == ReleasePort.Tcp).Select(p => p.ContainerPort).Distinct().ToList();
         if (port is null)
         {
             problems.Add("healthCheck.port", "port is required for an http or tcp check: one of the app's tcp ports[].containerPort.");

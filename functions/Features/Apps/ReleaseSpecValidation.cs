@@ -8,6 +8,10 @@ namespace Automator67.Functions.Features.Apps;
 /// Checks a <see cref="ReleaseSpec"/> before anything is stored or sent: every problem is keyed by its JSON path
 /// (<c>ports[1].containerPort</c>, <c>resources.memoryMiB</c>, <c>healthCheck.port</c>), as a validation problem.
 /// </summary>
+/// <remarks>
+/// Strings never hold NUL: the kernel cannot pass one in an argument or an environment variable, and jsonb cannot
+/// store one, so such a spec would fail late (at the insert, or at the relay) instead of here.
+/// </remarks>
 public static partial class ReleaseSpecValidation
 {
     /// <summary>A release travels whole in one queue message (64 KiB, signed and base64-encoded): half of it for the spec.</summary>

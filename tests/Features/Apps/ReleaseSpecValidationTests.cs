@@ -249,6 +249,24 @@ public sealed class ReleaseSpecValidationTests
     }
 
     [Fact]
+    public void Validate_AnswersTheExampleInDocsAppsMd_WordForWord()
+    {
+        var problems = ReleaseSpecValidation.Validate(Spec("""
+            "ports":[{"containerPort":8080},{"containerPort":8080}], "resources":{"memoryMiB":4}, "replicas":-1,
+            "healthCheck":{"kind":"http","port":9090}, "constraints":["region=eu"]
+            """));
+
+        Assert.Equal(new Dictionary<string, string[]>
+        {
+            ["ports[1].containerPort"] = ["containerPort 8080/tcp is listed already, at ports[0]."],
+            ["resources.memoryMiB"] = ["memoryMiB must be between 6 (Docker's minimum) and 1048576, or null for no limit."],
+            ["replicas"] = ["replicas must be between 0 and 100 (0 keeps the app deployed with nothing running)."],
+            ["healthCheck.port"] = ["port 9090 is not a port the app exposes: use one of its tcp containerPorts (8080)."],
+            ["constraints[0]"] = ["constraints[0]: unknown constraint syntax 'region=eu': use key==value, key!=value, key (the label exists) or !key (it does not)."],
+        }, problems);
+    }
+
+    [Fact]
     public void Validate_PrefixesPaths_WhenTheSpecIsPartOfALargerBody()
     {
         Assert.Equal(["spec.rollout.maxSurge"], ReleaseSpecValidation.Validate(Spec(""" "rollout":{"maxSurge":-1} """.Trim()), "spec").Keys);
