@@ -1,4 +1,5 @@
 using Automator67.Functions.Features.Accounts;
+using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.GitHub;
@@ -38,6 +39,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapAccounts();
     app.MapAudit();
     app.MapNodes();
+    app.MapApps();
     app.MapRelay();
     app.MapTokens();
 

@@ -1,5 +1,6 @@
 using Automator67.Functions.Database;
 using System.Text.Json.Serialization;
+using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Relay;
@@ -79,6 +80,7 @@ public static class ControlPlaneHosting
 
         services.AddAuth();
         services.AddNodes();
+        services.AddApps();
         services.AddRelay();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();

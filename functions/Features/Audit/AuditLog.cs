@@ -27,6 +27,11 @@ public static class AuditTypes
     public const string NodeCredentialsRenewed = "node.credentials.renewed";
     public const string NodeCredentialsRefused = "node.credentials.refused";
 
+    // Apps: the detail names the app (id, name) and, for an update, which fields changed.
+    public const string AppCreated = "app.created";
+    public const string AppUpdated = "app.updated";
+    public const string AppDeleted = "app.deleted";
+
     // Relay events: the detail names the node the message claims, the reason and the queue message id; never its content.
     public const string RelayEventRefused = "relay.event.refused";
     public const string RelayEventPoisoned = "relay.event.poisoned";

@@ -3,6 +3,7 @@ using Automator67.Contracts.Nodes;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.Auth.Authentication;
+using Automator67.Functions.Labels;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -30,7 +31,7 @@ public static class NodeEndpoints
     static async Task<Results<Created<JoinTokenResponse>, ValidationProblem>> CreateJoinToken(
         JoinTokenRequest request, CurrentUser user, NodeStore nodes, IOptions<NodeOptions> options, HttpContext http, CancellationToken ct)
     {
-        var problems = Problems(("name", NodeValidation.NameProblem(request.Name)), ("labels", NodeValidation.LabelsProblem(request.Labels)),
+        var problems = Problems(("name", NodeValidation.NameProblem(request.Name)), ("labels", LabelRules.LabelsProblem(request.Labels)),
             ("expiresInMinutes", request.ExpiresInMinutes is < 1 or > 10080 ? "expiresInMinutes must be between 1 and 10080 (7 days)." : null));
         if (problems.Count > 0)
         {
@@ -84,7 +85,7 @@ public static class NodeEndpoints
     static async Task<Results<Ok<NodeView>, NotFound, ValidationProblem, ProblemHttpResult>> Patch(
         Guid id, NodePatchRequest request, CurrentUser user, NodeStore nodes, IOptions<NodeOptions> options, TimeProvider time, CancellationToken ct)
     {
-        var problems = Problems(("name", NodeValidation.NameProblem(request.Name)), ("labels", NodeValidation.LabelsProblem(request.Labels)),
+        var problems = Problems(("name", NodeValidation.NameProblem(request.Name)), ("labels", LabelRules.LabelsProblem(request.Labels)),
             ("body", request.Name is null && request.Labels is null ? "Send name, labels or both." : null));
         if (problems.Count > 0)
         {
