@@ -6,6 +6,7 @@ using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Features.Nodes;
+using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Tokens;
 using Automator67.Functions.Hosting;
@@ -40,6 +41,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapAudit();
     app.MapNodes();
     app.MapApps();
+    app.MapOperations();
     app.MapRelay();
     app.MapTokens();
 

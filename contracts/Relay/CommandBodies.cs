@@ -32,7 +32,8 @@ public sealed record RestartPolicySpec(string Name, int MaximumRetryCount = 0);
 /// <summary>
 /// Create and start one replica, hardened by default: no-new-privileges, all capabilities dropped but
 /// <see cref="CapAdd"/>, never privileged, no host PID/IPC, no Docker socket, host paths only from the relay's
-/// allowlist. Anything else is refused with a clear result.
+/// allowlist. Anything else is refused with a clear result. <see cref="Entrypoint"/> replaces the image's, and
+/// <see cref="Command"/> its arguments (Docker's Cmd).
 /// </summary>
 public sealed record RunReplicaBody(
     ReplicaSelector Replica,
@@ -45,7 +46,8 @@ public sealed record RunReplicaBody(
     RestartPolicySpec? RestartPolicy,
     IReadOnlyList<string>? CapAdd,
     IReadOnlyList<string>? HostPaths,
-    string NetworkMode = "bridge");
+    string NetworkMode = "bridge",
+    IReadOnlyList<string>? Entrypoint = null);
 
 public sealed record StopBody(ReplicaSelector Replica, int GraceSeconds = 10);
 

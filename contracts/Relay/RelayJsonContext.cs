@@ -18,6 +18,7 @@ namespace Automator67.Contracts.Relay;
 [JsonSerializable(typeof(ProbeBody))]
 [JsonSerializable(typeof(HeartbeatBody))]
 [JsonSerializable(typeof(IReadOnlyList<ContainerReport>))]
+[JsonSerializable(typeof(IReadOnlyList<PortBinding>))]
 [JsonSerializable(typeof(CredentialRenewal))]
 [JsonSerializable(typeof(RenewCredentialsRequest))]
 [JsonSerializable(typeof(RenewCredentialsResponse))]

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
+using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.GitHub;
@@ -76,12 +77,14 @@ public static class ControlPlaneHosting
 
         services.AddOrchestrationRuntime(provider => provider.GetRequiredService<IOptions<DatabaseOptions>>().Value.Postgres);
         services.AddHostedService<OrchestrationServer>();
+        services.AddHostedService<RecurringJobSchedule>();
         services.AddRelayQueues();
 
         services.AddAuth();
         services.AddNodes();
         services.AddApps();
         services.AddRelay();
+        services.AddOperations();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>

@@ -49,6 +49,7 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
             {
                 Name = name,
                 Image = body.Image,
+                Entrypoint = body.Entrypoint is { Count: > 0 } entrypoint ? [.. entrypoint] : null!,
                 Cmd = body.Command is { Count: > 0 } command ? [.. command] : null!,
                 Env = env!,
                 Labels = containers.LabelsFor(body.Replica, body.Generation, commandId, options.Value.ContainerLabels),

@@ -59,9 +59,10 @@ public sealed class RelayHarness : IAsyncDisposable
     public QueueClient CommandQueue => new QueueServiceClient(TestEnvironment.Storage).GetQueueClient(QueueNames.NodeCommands(_cp.Queues.Prefix, NodeId));
 
     /// <summary>Signs up a user, enrols a relay with a join token (as a user would, with node-relay enroll) and starts nothing yet.</summary>
-    public static async Task<RelayHarness> EnrolAsync(ControlPlaneFixture cp, DockerFixture docker, RelayEvents events, CancellationToken ct)
+    public static async Task<RelayHarness> EnrolAsync(ControlPlaneFixture cp, DockerFixture docker, RelayEvents events, CancellationToken ct,
+        ControlPlaneFixture.Session? owner = null)
     {
-        var user = await cp.SignUpAsync();
+        var user = owner ?? await cp.SignUpAsync();
         using var response = await cp.SendAsync(HttpMethod.Post, "/api/nodes/join-tokens", user.AccessToken, new { name = $"relay-{Guid.NewGuid():N}"[..20] });
         var token = (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("token").GetString()!;
         var root = Directory.CreateTempSubdirectory("a67-relay-enrol-").FullName;

@@ -36,3 +36,9 @@ public sealed record CommandOutcome(Guid CommandId, Guid NodeId, string Kind, st
 
 /// <summary>A message in the poison queue, as <c>GET /api/relay/poison</c> shows it: never the whole payload.</summary>
 public sealed record PoisonMessageView(string MessageId, DateTimeOffset? InsertedOn, long DequeueCount, string? ClaimedNodeId, int Length, string Preview);
+
+/// <summary>Told of each command result once it is committed (an operation advances on it).</summary>
+public interface ICommandResultListener
+{
+    Task OnCompletedAsync(CommandOutcome completed, CancellationToken ct);
+}

@@ -31,4 +31,7 @@ public sealed partial class RelayEventsConsumer
 
     [LoggerMessage(EventId = 1609, Level = LogLevel.Warning, Message = "Relay event {MessageId} could not be handed back early ({Reason}); it returns after its visibility timeout")]
     partial void LogGiveBackFailed(string messageId, string reason);
+
+    [LoggerMessage(EventId = 1610, Level = LogLevel.Warning, Message = "The result of command {CommandId} is applied, but what waits for it could not act on it now (it catches up on its own)")]
+    partial void LogListenerFailed(Exception exception, Guid commandId);
 }

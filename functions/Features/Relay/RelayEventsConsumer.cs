@@ -28,6 +28,7 @@ public sealed partial class RelayEventsConsumer(
     DatabaseState database,
     NpgsqlDataSource dataSource,
     CommandResults results,
+    IEnumerable<ICommandResultListener> listeners,
     AuditLog audit,
     TimeProvider time,
     ILogger<RelayEventsConsumer> logger) : BackgroundService
@@ -155,6 +156,7 @@ public sealed partial class RelayEventsConsumer(
             {
                 case EventOutcome.Applied { Completed: { } completed }:
                     results.Complete(completed);
+                    await NotifyAsync(completed, ct);
                     break;
                 case EventOutcome.Applied { Result: ApplyResult.Duplicate }:
                     LogDuplicate(message.MessageId);
@@ -180,6 +182,23 @@ public sealed partial class RelayEventsConsumer(
             LogFailed(ex, message.MessageId, message.DequeueCount);
             await GiveBackAsync(events, poison, message, text, ex, ct);
             return true;
+        }
+    }
+
+    // The result is committed and its message deleted: a listener that fails now (an operation that cannot advance)
+    // is caught up by its own recovery, never by redelivering the event.
+    async Task NotifyAsync(CommandOutcome completed, CancellationToken ct)
+    {
+        foreach (var listener in listeners)
+        {
+            try
+            {
+                await listener.OnCompletedAsync(completed, ct);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogListenerFailed(ex, completed.CommandId);
+            }
         }
     }
 

@@ -1,4 +1,8 @@
+using Automator67.Functions.Features.Nodes;
+using Automator67.Functions.Hosting;
 using Automator67.Hosting;
+using Hangfire;
+using Microsoft.Extensions.Options;
 
 namespace Automator67.Functions.Features.Relay;
 
@@ -15,7 +19,10 @@ public static class RelayRegistration
         services.AddScoped<RelayEventProcessor>();
         services.AddScoped<CommandPathHealthJob>();
         services.AddHostedService<RelayEventsConsumer>();
-        services.AddHostedService<CommandPathHealthSchedule>();
+        services.AddSingleton(provider => new RecurringJobDefinition(CommandPathHealthJob.RecurringJobId,
+            provider.GetRequiredService<IOptions<NodeOptions>>().Value.PingCron,
+            (jobs, cron) => jobs.AddOrUpdate<CommandPathHealthJob>(CommandPathHealthJob.RecurringJobId, job => job.RunAsync(CancellationToken.None), cron,
+                new RecurringJobOptions { TimeZone = TimeZoneInfo.Utc })));
         return services;
     }
 }

@@ -1,0 +1,213 @@
+using Automator67.Functions.Features.Apps;
+using Automator67.Functions.Features.Auth.Authentication;
+using Hangfire;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Npgsql;
+
+namespace Automator67.Functions.Features.Operations;
+
+/// <summary>
+/// What changes what an app runs — <c>POST /api/apps/{id}/deployments</c>, <c>/scale</c>, <c>/rollback</c> — and the
+/// operations that do it: <c>/api/operations/{id}</c> (with its history), cancel and retry. Each request that starts
+/// an operation answers 202 with it at once; the work goes on in the background and survives restarts.
+/// </summary>
+public static class OperationEndpoints
+{
+    public static void MapOperations(this IEndpointRouteBuilder routes)
+    {
+        var apps = routes.MapGroup("/api/apps").WithTags("Operations");
+        apps.MapPost("/{id:guid}/deployments", Deploy).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/scale", Scale).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/rollback", Rollback).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapGet("/{id:guid}/operations", ListForApp).RequireAuthorization(ScopePolicies.Read);
+        apps.MapGet("/{id:guid}/replicas", Replicas).RequireAuthorization(ScopePolicies.Read);
+
+        var operations = routes.MapGroup("/api/operations").WithTags("Operations");
+        operations.MapGet("/{id:guid}", Get).RequireAuthorization(ScopePolicies.Read);
+        operations.MapPost("/{id:guid}/cancel", Cancel).RequireAuthorization(ScopePolicies.Deploy);
+        operations.MapPost("/{id:guid}/retry", Retry).RequireAuthorization(ScopePolicies.Deploy);
+    }
+
+    /// <summary>Creates the app's next release from the spec and starts deploying it (rolling, with automatic rollback).</summary>
+    static async Task<IResult> Deploy(Guid id, ReleaseSpec spec, CurrentUser user, NpgsqlDataSource dataSource, ReleaseStore releases, OperationStore operations,
+        OperationEngine engine, IBackgroundJobClient jobs, TimeProvider time, CancellationToken ct)
+    {
+        var problems = ReleaseSpecValidation.Validate(spec);
+        if (problems.Count == 0 && spec.Registry is { } registry)
+        {
+            // Registry credentials are stored with issue 7's secrets; until one exists, no name can refer to one.
+            problems["registry"] = [$"no registry credential named '{registry}' exists."];
+        }
+
+        if (problems.Count > 0)
+        {
+            return TypedResults.ValidationProblem(problems);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await OperationStore.LockAppAsync(connection, transaction, user.AccountId, id, ct) is not { } app)
+        {
+            return TypedResults.NotFound();
+        }
+
+        if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
+        {
+            return Busy(active);
+        }
+
+        var normalized = spec.Normalize();
+        var nodes = await engine.PlacementNodesAsync(connection, transaction, user.AccountId, app.Id, time.GetUtcNow(), ct, excludeApp: true);
+        if (Placement.Place(normalized.Replicas, normalized, nodes) is { Nodes: null, Problem: { } unplaceable })
+        {
+            return TypedResults.Problem(statusCode: 422, title: "The replicas do not fit", detail: $"Placement failed: {unplaceable}",
+                extensions: new Dictionary<string, object?> { ["field"] = "constraints / resources / ports" });
+        }
+
+        var release = (await releases.CreateAsync(connection, transaction, app.Id, normalized, user.AccountId, ct))!;
+        var operationId = await operations.InsertAsync(connection, transaction, new OperationStart(user.AccountId, app.Id, app.Name, OperationKinds.Deploy, release.Id,
+            normalized.Replicas, app.CurrentReleaseId, app.Replicas, user.AccountId,
+            $"deploy release {release.Number} ({normalized.Image}, {normalized.Replicas} replica{(normalized.Replicas == 1 ? "" : "s")})"
+                + (app.CurrentReleaseNumber is { } from ? $" over release {from}" : "")), ct);
+        return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
+    }
+
+    static async Task<IResult> Scale(Guid id, ScaleRequest request, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs,
+        CancellationToken ct)
+    {
+        if (request.Replicas is not (>= 0 and <= ReleaseSpecValidation.MaxReplicas) || request.Replicas is not { } replicas)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["replicas"] = [$"replicas must be between 0 and {ReleaseSpecValidation.MaxReplicas}."] });
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await OperationStore.LockAppAsync(connection, transaction, user.AccountId, id, ct) is not { } app)
+        {
+            return TypedResults.NotFound();
+        }
+
+        if (app.CurrentReleaseId is not { } current)
+        {
+            return TypedResults.Problem(statusCode: 409, title: "Nothing to scale", detail: "The app runs no release yet: deploy one first (POST /api/apps/{id}/deployments).");
+        }
+
+        if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
+        {
+            return Busy(active);
+        }
+
+        var operationId = await operations.InsertAsync(connection, transaction, new OperationStart(user.AccountId, app.Id, app.Name, OperationKinds.Scale, current, replicas,
+            current, app.Replicas, user.AccountId, $"scale release {app.CurrentReleaseNumber} from {app.Replicas} to {replicas} replica{(replicas == 1 ? "" : "s")}"), ct);
+        return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
+    }
+
+    static async Task<IResult> Rollback(Guid id, RollbackRequest? request, CurrentUser user, NpgsqlDataSource dataSource, ReleaseStore releases, OperationStore operations,
+        IBackgroundJobClient jobs, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await OperationStore.LockAppAsync(connection, transaction, user.AccountId, id, ct) is not { } app)
+        {
+            return TypedResults.NotFound();
+        }
+
+        var number = request?.Release ?? (app.CurrentReleaseNumber is { } current ? current - 1 : 0);
+        if (number < 1 || await releases.GetAsync(connection, transaction, app.Id, number, ct) is not { } target)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]>
+            {
+                ["release"] = [request?.Release is null ? "There is no earlier release to roll back to." : $"The app has no release {request.Release}."],
+            });
+        }
+
+        if (target.Id == app.CurrentReleaseId)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["release"] = [$"The app runs release {number} already."] });
+        }
+
+        if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
+        {
+            return Busy(active);
+        }
+
+        var replicas = app.CurrentReleaseId is null ? target.Spec.Replicas : app.Replicas;
+        var operationId = await operations.InsertAsync(connection, transaction, new OperationStart(user.AccountId, app.Id, app.Name, OperationKinds.Rollback, target.Id, replicas,
+            app.CurrentReleaseId, app.Replicas, user.AccountId, $"roll back to release {number} with {replicas} replica{(replicas == 1 ? "" : "s")}"), ct);
+        return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
+    }
+
+    static async Task<Results<Ok<OperationView>, NotFound>> Get(Guid id, CurrentUser user, OperationStore operations, CancellationToken ct) =>
+        await operations.FindAsync(user.AccountId, id, ct) is { } view ? TypedResults.Ok(view) : TypedResults.NotFound();
+
+    /// <param name="id">The app.</param>
+    /// <param name="user">The caller.</param>
+    /// <param name="apps">The app store.</param>
+    /// <param name="operations">The operation store.</param>
+    /// <param name="limit">At most this many, newest first (1-100, default 20).</param>
+    /// <param name="ct">Request aborted.</param>
+    static async Task<IResult> ListForApp(Guid id, CurrentUser user, AppStore apps, OperationStore operations, int? limit, CancellationToken ct)
+    {
+        if (limit is < 1 or > 100)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["limit"] = ["limit must be between 1 and 100."] });
+        }
+
+        return await apps.FindAsync(user.AccountId, id, ct) is null
+            ? TypedResults.NotFound()
+            : TypedResults.Ok(await operations.ListForAppAsync(id, limit ?? 20, ct));
+    }
+
+    static async Task<IResult> Replicas(Guid id, CurrentUser user, AppStore apps, ReplicaQueries replicas, CancellationToken ct) =>
+        await apps.FindAsync(user.AccountId, id, ct) is null ? TypedResults.NotFound() : TypedResults.Ok(await replicas.ListAsync(id, ct));
+
+    static async Task<IResult> Cancel(Guid id, CurrentUser user, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct)
+    {
+        return await operations.CancelAsync(user.AccountId, id, ct) switch
+        {
+            OperationChange.NotFound => TypedResults.NotFound(),
+            OperationChange.Finished => TypedResults.Problem(statusCode: 409, title: "Already finished", detail: "The operation has finished; there is nothing to cancel."),
+            OperationChange.AlreadyReverting => TypedResults.Problem(statusCode: 409, title: "Already rolling back",
+                detail: "The operation is rolling back to the release the app ran before; it cannot be cancelled on the way back."),
+            _ => await AcceptedAsync(operations, jobs, user, id, ct),
+        };
+    }
+
+    static async Task<IResult> Retry(Guid id, CurrentUser user, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct)
+    {
+        return await operations.RetryAsync(user.AccountId, id, ct) switch
+        {
+            OperationChange.NotFound => TypedResults.NotFound(),
+            OperationChange.NotFailed => TypedResults.Problem(statusCode: 409, title: "Not failed", detail: "Only a Failed operation can be retried."),
+            OperationChange.AnotherActive => TypedResults.Problem(statusCode: 409, title: "Another operation is active",
+                detail: "The app has another operation in progress; retry this one when it has finished."),
+            _ => await AcceptedAsync(operations, jobs, user, id, ct),
+        };
+    }
+
+    static async Task<IResult> StartedAsync(NpgsqlTransaction transaction, OperationStore operations, IBackgroundJobClient jobs, CurrentUser user, Guid operationId,
+        CancellationToken ct)
+    {
+        try
+        {
+            await transaction.CommitAsync(ct);
+        }
+        catch (PostgresException ex) when (ex is { SqlState: PostgresErrorCodes.UniqueViolation, ConstraintName: OperationStore.OneActiveIndex })
+        {
+            // Lost a race with another request for the same app (the app lock makes this rare).
+            return TypedResults.Problem(statusCode: 409, title: "Another operation is active", detail: "The app has an operation in progress.");
+        }
+
+        return await AcceptedAsync(operations, jobs, user, operationId, ct);
+    }
+
+    static async Task<IResult> AcceptedAsync(OperationStore operations, IBackgroundJobClient jobs, CurrentUser user, Guid operationId, CancellationToken ct)
+    {
+        jobs.Enqueue<OperationJobs>(j => j.AdvanceAsync(operationId, CancellationToken.None));
+        return TypedResults.Accepted($"/api/operations/{operationId}", await operations.FindAsync(user.AccountId, operationId, ct));
+    }
+
+    static ProblemHttpResult Busy(Guid active) => TypedResults.Problem(statusCode: 409, title: "Another operation is active",
+        detail: $"The app has an operation in progress ({active}); wait for it, or cancel it with POST /api/operations/{active}/cancel.",
+        extensions: new Dictionary<string, object?> { ["operationId"] = active });
+}
