@@ -55,7 +55,11 @@ public sealed class RelayBridgeNetworkTests(RelayRunFixture fixture, BridgeNetwo
         var run = await relay.RunAsync(CommandKinds.RunReplica, BridgeReplica("v1", "bridged"), Ctx.Default.RunReplicaBody, ct);
         Assert.True(run.Status == ResultStatuses.Succeeded, run.Error);
         var (address, settings) = await OnTheBridgeAsync(run, ct);
-        var hostPort = int.Parse(settings.Ports[$"{AppPort}/tcp"].First(b => b.HostIP == "0.0.0.0").HostPort, CultureInfo.InvariantCulture);
+        // The host port the Engine picked, as run-replica reports it.
+        var published = Assert.Single(RelayHarness.OutputOf(run, Ctx.Default.RunReplicaOutput).Ports!);
+        var hostPort = published.HostPort!.Value;
+        Assert.Equal((AppPort, "tcp"), (published.ContainerPort, published.Protocol));
+        Assert.Equal(hostPort.ToString(CultureInfo.InvariantCulture), settings.Ports[$"{AppPort}/tcp"].First(b => b.HostIP == "0.0.0.0").HostPort);
         Assert.Contains("automator67 sample v1", await RelayScope.AnswerAsync(hostPort, ct), StringComparison.Ordinal);
 
         var http = await relay.RunAsync(CommandKinds.Probe, new ProbeBody(replica, ProbeKinds.Http, AppPort, "/healthz", null, 2000), Ctx.Default.ProbeBody, ct);
