@@ -1,10 +1,11 @@
 using System.ComponentModel.DataAnnotations;
+using System.Text.RegularExpressions;
 using Automator67.NodeRelay.Docker;
 
 namespace Automator67.NodeRelay;
 
 /// <summary>Relay settings. Values: <c>Relay__DockerEndpoint</c>, …</summary>
-public sealed class RelayOptions : IValidatableObject
+public sealed partial class RelayOptions : IValidatableObject
 {
     public const string Section = "Relay";
 
@@ -58,6 +59,12 @@ public sealed class RelayOptions : IValidatableObject
     /// </summary>
     public string AllowedCapabilities { get; set; } = "CHOWN,DAC_OVERRIDE,FOWNER,FSETID,KILL,NET_BIND_SERVICE,SETGID,SETUID";
 
+    /// <summary>
+    /// The Docker network a replica of network mode <c>bridge</c> joins: the Engine's default bridge, or a bridge
+    /// network made for replicas (an Engine started with <c>--bridge=none</c> has no default one). Default: <c>bridge</c>.
+    /// </summary>
+    public string BridgeNetwork { get; set; } = "bridge";
+
     /// <summary>Host folders (comma-separated, absolute) a replica may mount, with what lies below them; never the Docker socket. Default: none.</summary>
     public string AllowedHostPaths { get; set; } = "";
 
@@ -80,6 +87,12 @@ public sealed class RelayOptions : IValidatableObject
                 [nameof(DockerEndpoint)]);
         }
 
+        if (!NetworkName().IsMatch(BridgeNetwork) || BridgeNetwork is "host" or "none")
+        {
+            yield return new ValidationResult($"Setting Relay__BridgeNetwork must name a bridge network of the Engine (letters, digits, '_', '.', '-'), not '{BridgeNetwork}'.",
+                [nameof(BridgeNetwork)]);
+        }
+
         foreach (var path in HostPathAllowlist().Where(p => !Path.IsPathFullyQualified(p)))
         {
             yield return new ValidationResult($"Setting Relay__AllowedHostPaths must list absolute folders, not '{path}'.", [nameof(AllowedHostPaths)]);
@@ -97,6 +110,9 @@ public sealed class RelayOptions : IValidatableObject
             yield return new ValidationResult($"Setting Relay__ContainerLabels__{key} would replace a label Automator67 sets itself; choose another name.", [nameof(ContainerLabels)]);
         }
     }
+
+    [GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")]
+    private static partial Regex NetworkName();
 
     static List<string> Split(string list) => [.. list.Split([',', ';', ' '], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)];
 }

@@ -29,7 +29,7 @@ public sealed class HardeningPolicy(IOptions<RelayOptions> options)
 
         var host = new HostConfig
         {
-            NetworkMode = network,
+            NetworkMode = network == "bridge" ? settings.BridgeNetwork : network,
             Privileged = false,
             CapDrop = ["ALL"],
             CapAdd = Capabilities(body.CapAdd, settings),

@@ -41,6 +41,11 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
         }
 
         CheckHostPortsFree(body);
+        if (body.NetworkMode is null or "bridge")
+        {
+            await CheckBridgeNetworkAsync(hostConfig.NetworkMode, ct);
+        }
+
         var name = containers.NameOf(body.Replica, body.Generation);
         string id;
         try
@@ -129,6 +134,28 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
             {
                 throw new CommandFailedException($"host port {port}/{protocol} is already in use");
             }
+        }
+    }
+
+    // An Engine without the network (dockerd --bridge=none has no default bridge) would still create and start the
+    // container, silently with no network at all and its port bindings dropped: a replica nobody can reach.
+    async Task CheckBridgeNetworkAsync(string network, CancellationToken ct)
+    {
+        NetworkResponse found;
+        try
+        {
+            found = await docker.Client.Networks.InspectNetworkAsync(network, ct);
+        }
+        catch (DockerApiException ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+        {
+            throw new CommandFailedException(
+                $"this Docker Engine has no network '{network}' for bridge replicas (an Engine started with --bridge=none has no default bridge); " +
+                "create a bridge network and name it in the setting Relay__BridgeNetwork, or use host networking");
+        }
+
+        if (found.Driver != "bridge")
+        {
+            throw new CommandFailedException($"network '{network}' (setting Relay__BridgeNetwork) is a {found.Driver} network, not a bridge");
         }
     }
 

@@ -84,6 +84,19 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         _process = null;
     }
 
+    /// <summary>SIGKILL: no shutdown at all, as in a power cut or an OOM kill; its output stays readable.</summary>
+    public async Task KillAsync()
+    {
+        if (_process is null)
+        {
+            return;
+        }
+
+        await _process.DisposeAsync();
+        _stoppedOutput += _process.Stdout + _process.Stderr;
+        _process = null;
+    }
+
     public Dictionary<string, string?> Environment(int port)
     {
         var environment = new Dictionary<string, string?>(Settings)

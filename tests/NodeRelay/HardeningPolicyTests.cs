@@ -1,4 +1,5 @@
 using Automator67.Contracts.Relay;
+using Automator67.NodeRelay;
 using Automator67.NodeRelay.Commands;
 using Automator67.NodeRelay.Docker;
 
@@ -49,6 +50,30 @@ public sealed class HardeningPolicyTests : IDisposable
         Assert.StartsWith($"host path {_allowed}/run/docker.sock is never mounted", linked.Message, StringComparison.Ordinal);
         Assert.StartsWith($"host path {_allowed}/../../etc is not under an allowed folder", dotDot.Message, StringComparison.Ordinal);
         Assert.Equal([$"{_allowed}/data:/data:ro"], fine.Binds);
+    }
+
+    [Fact]
+    public void HostConfigFor_PutsABridgeReplica_OnTheNodesBridgeNetwork_AndLeavesHostAlone()
+    {
+        var policy = new HardeningPolicy(RelayUnits.Options(o => o.BridgeNetwork = "a67-replicas"));
+
+        Assert.Equal("a67-replicas", policy.HostConfigFor(Body("bridge"), out _).NetworkMode);
+        Assert.Equal("host", policy.HostConfigFor(Body("host"), out _).NetworkMode);
+        Assert.Equal("bridge", Policy().HostConfigFor(Body("bridge"), out _).NetworkMode);
+    }
+
+    [Theory]
+    [InlineData("host")]
+    [InlineData("none")]
+    [InlineData("")]
+    [InlineData("container:abc")]
+    public void RelayOptions_RefuseABridgeNetwork_ThatIsNoNetworkName(string name)
+    {
+        var options = new RelayOptions { BridgeNetwork = name };
+
+        var problems = options.Validate(new System.ComponentModel.DataAnnotations.ValidationContext(options)).ToList();
+
+        Assert.Contains(problems, p => p.ErrorMessage!.StartsWith("Setting Relay__BridgeNetwork must name a bridge network", StringComparison.Ordinal));
     }
 
     [Theory]

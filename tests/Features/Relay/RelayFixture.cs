@@ -15,10 +15,16 @@ public class RelayFixture : IAsyncLifetime
 
     protected virtual string PingInterval => "01:00:00";
 
+    /// <summary>More settings of a derived fixture, applied last.</summary>
+    protected virtual void Configure(Dictionary<string, string?> settings)
+    {
+    }
+
     public async ValueTask InitializeAsync()
     {
         Cp.Settings["RelayEvents__MaxPollInterval"] = "00:00:00.050";
         Cp.Settings["Nodes__PingInterval"] = PingInterval;
+        Configure(Cp.Settings);
         await Cp.InitializeAsync();
     }
 
