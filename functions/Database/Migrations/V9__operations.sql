@@ -85,6 +85,7 @@ CREATE TABLE a67.operation_pulls (
     node_id       uuid        NOT NULL REFERENCES a67.nodes (id) ON DELETE CASCADE,
     state         text        NOT NULL CHECK (state IN ('Pulling', 'Pulled', 'Failed')),
     command_id    uuid,
+    command_sent_at timestamptz,
     attempts      integer     NOT NULL DEFAULT 0,
     next_at       timestamptz,
     last_error    text,

@@ -369,16 +369,18 @@ public sealed partial class OperationEngine(
         foreach (var row in rows)
         {
             await using var command = new NpgsqlCommand("""
-                INSERT INTO a67.operation_pulls (operation_id, release_id, node_id, state, command_id, attempts, next_at, last_error)
-                VALUES (@op, @release, @node, @state, @command, @attempts, @next, @error)
+                INSERT INTO a67.operation_pulls (operation_id, release_id, node_id, state, command_id, command_sent_at, attempts, next_at, last_error)
+                VALUES (@op, @release, @node, @state, @command, @sent, @attempts, @next, @error)
                 ON CONFLICT (operation_id, release_id, node_id) DO UPDATE
-                SET state = excluded.state, command_id = excluded.command_id, attempts = excluded.attempts, next_at = excluded.next_at, last_error = excluded.last_error
+                SET state = excluded.state, command_id = excluded.command_id, command_sent_at = excluded.command_sent_at, attempts = excluded.attempts,
+                    next_at = excluded.next_at, last_error = excluded.last_error
                 """, connection, transaction);
             command.Parameters.AddWithValue("op", operationId);
             command.Parameters.AddWithValue("release", row.ReleaseId);
             command.Parameters.AddWithValue("node", row.NodeId);
             command.Parameters.AddWithValue("state", row.State);
             command.Parameters.Add(Nullable("command", NpgsqlDbType.Uuid, row.CommandId));
+            command.Parameters.Add(Nullable("sent", NpgsqlDbType.TimestampTz, row.CommandSentAt));
             command.Parameters.AddWithValue("attempts", row.Attempts);
             command.Parameters.Add(Nullable("next", NpgsqlDbType.TimestampTz, row.NextAt));
             command.Parameters.Add(Nullable("error", NpgsqlDbType.Text, row.LastError));

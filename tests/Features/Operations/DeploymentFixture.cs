@@ -17,6 +17,9 @@ public sealed class DeploymentFixture : IAsyncLifetime
 
     public DockerFixture Docker { get; } = new();
 
+    /// <summary>Replicas run on a bridge network of their own (the stack's Engine has no default bridge).</summary>
+    public BridgeNetworkFixture Network { get; } = new();
+
     public ControlPlaneFixture.Session Owner { get; private set; } = null!;
 
     public IReadOnlyList<RelayHarness> Relays => _relays;
@@ -28,6 +31,7 @@ public sealed class DeploymentFixture : IAsyncLifetime
         ControlPlane.Settings["Operations__RecoverySeconds"] = "2";
         await ControlPlane.InitializeAsync();
         await Docker.InitializeAsync();
+        await Network.InitializeAsync();
         await Docker.PullAsync($"{TestEnvironment.SampleImage}:v1", CancellationToken.None);
         Owner = await ControlPlane.SignUpAsync();
         using var cap = new CancellationTokenSource(TimeSpan.FromSeconds(60));
@@ -36,6 +40,7 @@ public sealed class DeploymentFixture : IAsyncLifetime
         {
             var relay = await RelayHarness.EnrolAsync(ControlPlane, Docker, events, cap.Token, Owner);
             _relays.Add(relay);
+            relay.Settings["Relay__BridgeNetwork"] = Network.Name;
             await relay.StartAsync(cap.Token);
         }
 
@@ -59,6 +64,7 @@ public sealed class DeploymentFixture : IAsyncLifetime
             await relay.DisposeAsync();
         }
 
+        await Network.DisposeAsync();
         await Docker.DisposeAsync();
         await ControlPlane.DisposeAsync();
     }

@@ -187,7 +187,7 @@ public sealed class DeploymentTests(DeploymentFixture fixture) : IClassFixture<D
         while (true)
         {
             using var response = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/operations/{operation}", Token);
-            var view = await response.Content.ReadFromJsonAsync<JsonElement>(ct);
+            var view = await response.Content.ReadFromJsonAsync<JsonElement>(CancellationToken.None);
             if (view.GetProperty("status").GetString() is not ("Pending" or "Running" or "RollingBack"))
             {
                 return view;
