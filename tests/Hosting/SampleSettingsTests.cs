@@ -2,6 +2,7 @@ using System.Reflection;
 using Automator67.Functions.Database;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
+using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.GitHub;
@@ -30,6 +31,7 @@ public sealed class SampleSettingsTests
         { typeof(AuthOptions), AuthOptions.Section },
         { typeof(NodeOptions), NodeOptions.Section },
         { typeof(RelayEventsOptions), RelayEventsOptions.Section },
+        { typeof(OperationOptions), OperationOptions.Section },
         { typeof(RateLimitOptions), RateLimitOptions.Section },
         { typeof(GitHubOptions), GitHubOptions.Section },
         { typeof(TwoFactorOptions), TwoFactorOptions.Section },
