@@ -28,7 +28,6 @@ public sealed partial class RelayEventsConsumer(
     DatabaseState database,
     NpgsqlDataSource dataSource,
     CommandResults results,
-    IEnumerable<ICommandResultListener> listeners,
     AuditLog audit,
     TimeProvider time,
     ILogger<RelayEventsConsumer> logger) : BackgroundService
@@ -189,7 +188,9 @@ public sealed partial class RelayEventsConsumer(
     // is caught up by its own recovery, never by redelivering the event.
     async Task NotifyAsync(CommandOutcome completed, CancellationToken ct)
     {
-        foreach (var listener in listeners)
+        // Resolved on use, not at start: what the listeners need (the queue client) must not stop the host from
+        // starting and naming a bad setting in one line.
+        foreach (var listener in services.GetServices<ICommandResultListener>())
         {
             try
             {
