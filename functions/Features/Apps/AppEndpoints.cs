@@ -77,14 +77,17 @@ public static class AppEndpoints
         }
     }
 
-    /// <summary>Deletes an app that was never deployed; one with releases may have replicas running and must be removed first.</summary>
-    static async Task<Results<NoContent, NotFound, ProblemHttpResult>> Delete(Guid id, CurrentUser user, AppStore apps, HttpContext http, CancellationToken ct) =>
+    /// <summary>
+    /// Deletes an app that was never deployed at once (204); one with releases may have replicas running, so a remove
+    /// operation takes them away first and then the app (202 with the operation).
+    /// </summary>
+    static async Task<IResult> Delete(Guid id, CurrentUser user, AppStore apps, HttpContext http, NpgsqlDataSource dataSource,
+        Operations.OperationStore operations, Hangfire.IBackgroundJobClient jobs, CancellationToken ct) =>
         await apps.DeleteAsync(user.AccountId, id, AuditEvent.From(http, AuditTypes.AppDeleted, user.AccountId, user.AccountId), ct) switch
         {
             AppDeleteOutcome.Deleted => TypedResults.NoContent(),
             AppDeleteOutcome.NotFound => TypedResults.NotFound(),
-            _ => TypedResults.Problem(statusCode: StatusCodes.Status409Conflict, title: "App has releases",
-                detail: "This app has been deployed, so replicas of it may be running: remove it first (stop and delete its replicas), then delete it."),
+            _ => await Operations.OperationEndpoints.RemoveAsync(id, user, dataSource, operations, jobs, ct),
         };
 
     /// <summary>The app's releases, newest first.</summary>

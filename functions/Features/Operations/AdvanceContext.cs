@@ -36,6 +36,12 @@ public sealed class AdvanceContext
     /// <summary>The app row should say it now runs the operation's target (set when the operation finishes well).</summary>
     public bool AppReachedTarget { get; set; }
 
+    /// <summary>A stop operation stopped every replica: the app row says so.</summary>
+    public bool AppStopped { get; set; }
+
+    /// <summary>A remove operation took every replica away: the app row goes (its operations stay, without it).</summary>
+    public bool AppRemoved { get; set; }
+
     public CommandState? OutcomeOf(Guid? commandId) =>
         commandId is { } id && Commands.TryGetValue(id, out var state) && state.Status != CommandStatuses.Pending ? state : null;
 

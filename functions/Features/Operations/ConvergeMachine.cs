@@ -7,13 +7,15 @@ using Automator67.Functions.Features.Relay;
 namespace Automator67.Functions.Features.Operations;
 
 /// <summary>
-/// The step machine of deploy, scale and rollback: it moves an app from what runs now to the operation's target
+/// The step machine of every operation. Deploy, scale, rollback, start and remove converge: it moves an app from what runs now to the operation's target
 /// (a release × a number of replicas) the way a rolling update does. Each advance first takes in the results and
 /// timeouts of the commands it sent, then does every step that need not wait, in this order: place missing replicas
 /// (at most max surge above the target), pull the image on their nodes, start them, probe them until healthy, and
 /// retire old replicas as far as max unavailable allows. It never blocks: commands go out with the advance, and a
 /// result or a scheduled wake-up brings the next one. A step that runs out of attempts rolls back to the release the
 /// app ran before (the same machine with the old target); a failure on the way back ends the operation Failed.
+/// Stop and restart have passes of their own (stop every replica; restart them in place, a batch at a time); they
+/// change no release, so a failure ends them Failed at once.
 /// </summary>
 public static class ConvergeMachine
 {
@@ -54,6 +56,18 @@ public static class ConvergeMachine
         if (Absorb(ctx) is { } failure)
         {
             return Fail(ctx, failure);
+        }
+
+        if (op.Kind == OperationKinds.Stop && !op.CancelRequested)
+        {
+            StopPass(ctx);
+            return false;
+        }
+
+        if (op.Kind == OperationKinds.Restart && !op.Reverting)
+        {
+            RestartPass(ctx);
+            return false;
         }
 
         var target = op.TargetReleaseId is { } id ? ctx.Releases[id] : null;
@@ -245,6 +259,54 @@ public static class ConvergeMachine
 
                     break;
 
+                case ReplicaStates.Stopping when ok:
+                    replica.State = ReplicaStates.Stopped;
+                    ctx.Record(type, OperationSteps.Stop, $"{what} stopped");
+                    break;
+
+                case ReplicaStates.Stopping:
+                    replica.LastError = error;
+                    replica.State = ReplicaStates.Healthy;
+                    ctx.Record(type, OperationSteps.Stop, $"stopping {what} failed: {error}");
+                    if (replica.Attempts >= ctx.Options.MaxAttempts)
+                    {
+                        return $"{what} could not be stopped after {replica.Attempts} attempts: {error}";
+                    }
+
+                    replica.NextAt = now + ScheduleRetry(ctx, OperationSteps.Stop, replica.Attempts, $"stopping {what}");
+                    break;
+
+                case ReplicaStates.Restarting when ok:
+                    replica.StartedAt = now;
+                    replica.ProbeFailures = 0;
+                    replica.LastError = null;
+                    if (release.Spec.HealthCheck is { } restartCheck)
+                    {
+                        replica.State = ReplicaStates.Started;
+                        replica.NextAt = now + TimeSpan.FromSeconds(Math.Min(1, restartCheck.IntervalSeconds));
+                    }
+                    else
+                    {
+                        replica.State = ReplicaStates.Healthy;
+                        replica.HealthyAt = now;
+                    }
+
+                    ctx.Record(type, OperationSteps.Restart, $"{what} restarted");
+                    break;
+
+                case ReplicaStates.Restarting:
+                    replica.LastError = error;
+                    replica.State = ReplicaStates.Healthy;
+                    replica.OperationId = null; // not restarted yet: it is picked again
+                    ctx.Record(type, OperationSteps.Restart, $"restarting {what} failed: {error}");
+                    if (replica.Attempts >= ctx.Options.MaxAttempts)
+                    {
+                        return $"{what} could not be restarted after {replica.Attempts} attempts: {error}";
+                    }
+
+                    replica.NextAt = now + ScheduleRetry(ctx, OperationSteps.Restart, replica.Attempts, $"restarting {what}");
+                    break;
+
                 case ReplicaStates.Retiring:
                     // Stopped or not, the container must go: remove it (by force if the stop failed).
                     if (!ok)
@@ -416,10 +478,94 @@ public static class ConvergeMachine
         }
     }
 
+    /// <summary>Stop: every live replica is stopped (kept, not removed), a few at a time; the app is marked stopped when all are.</summary>
+    static void StopPass(AdvanceContext ctx)
+    {
+        var live = ctx.Replicas.Where(r => r.IsLive).ToList();
+        foreach (var replica in live.Where(r => r.State is not (ReplicaStates.Stopped or ReplicaStates.Stopping) && !r.IsRetiring
+                                                && r.CommandId is null && Due(r.NextAt, ctx.Now)))
+        {
+            SendStop(ctx, replica);
+        }
+
+        if (live.All(r => r.State == ReplicaStates.Stopped))
+        {
+            ctx.AppStopped = true;
+            Finish(ctx);
+            return;
+        }
+
+        SetStep(ctx, OperationSteps.Stop);
+    }
+
+    /// <summary>
+    /// Rolling restart: replicas of the current release restart in place, <c>max(1, maxUnavailable)</c> at a time, each
+    /// batch only once the one before is healthy again.
+    /// </summary>
+    static void RestartPass(AdvanceContext ctx)
+    {
+        var op = ctx.Operation;
+        var release = ctx.Releases[op.TargetReleaseId!.Value];
+        var live = ctx.Replicas.Where(r => r.IsLive && r.ReleaseId == release.Id && !r.IsRetiring).ToList();
+        foreach (var replica in live.Where(r => r.OperationId == op.Id && r.State == ReplicaStates.Started && r.CommandId is null && Due(r.NextAt, ctx.Now)))
+        {
+            SendProbe(ctx, release, replica);
+        }
+
+        var inFlight = live.Count(r => r.OperationId == op.Id && r.State != ReplicaStates.Healthy);
+        var batch = Math.Max(1, (release.Spec.Rollout ?? new ReleaseRollout()).MaxUnavailable);
+        foreach (var replica in live.Where(r => r.OperationId != op.Id && r.CommandId is null && Due(r.NextAt, ctx.Now))
+                     .OrderBy(r => r.Slot).Take(Math.Max(0, batch - inFlight)).ToList())
+        {
+            replica.State = ReplicaStates.Restarting;
+            replica.Attempts++;
+            replica.CommandSentAt = ctx.Now;
+            replica.NextAt = null;
+            replica.OperationId = op.Id;
+            replica.Changed = true;
+            Bump(op, OperationSteps.Restart);
+            var body = new ReplicaBody(ReplicaSpecs.Selector(ctx.AppLabel, release, replica.Slot));
+            Send(ctx, replica.NodeId, CommandKinds.Restart, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.ReplicaBody), ctx.Options.CommandTimeout,
+                id => replica.CommandId = id, OperationSteps.Restart, $"restart replica {replica.Slot} of release {release.Number} on {ctx.NodeName(replica.NodeId)}");
+        }
+
+        if (live.All(r => r.OperationId == op.Id && r.State == ReplicaStates.Healthy))
+        {
+            Finish(ctx);
+            return;
+        }
+
+        SetStep(ctx, live.Any(r => r.State is ReplicaStates.Started or ReplicaStates.Probing) ? OperationSteps.Health : OperationSteps.Restart);
+    }
+
+    static void SendStop(AdvanceContext ctx, ReplicaRow replica)
+    {
+        var release = ctx.Releases[replica.ReleaseId];
+        replica.State = ReplicaStates.Stopping;
+        replica.Attempts++;
+        replica.CommandSentAt = ctx.Now;
+        replica.NextAt = null;
+        replica.OperationId = ctx.Operation.Id;
+        replica.Changed = true;
+        Bump(ctx.Operation, OperationSteps.Stop);
+        var body = new StopBody(ReplicaSpecs.Selector(ctx.AppLabel, release, replica.Slot), ctx.Options.StopGraceSeconds);
+        Send(ctx, replica.NodeId, CommandKinds.Stop, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.StopBody), TimeoutOf(ctx, replica),
+            id => replica.CommandId = id, OperationSteps.Stop, $"stop replica {replica.Slot} of release {release.Number} on {ctx.NodeName(replica.NodeId)}");
+    }
+
     /// <summary>Out of attempts: roll back to what ran before, or, already on the way back, fail.</summary>
     static bool Fail(AdvanceContext ctx, string reason)
     {
         var op = ctx.Operation;
+        if (op.Kind is OperationKinds.Stop or OperationKinds.Restart or OperationKinds.Remove && !op.CancelRequested)
+        {
+            // Nothing to go back to: the release stays; what was done stays done (a stopped replica stays stopped).
+            op.Reason = reason;
+            op.Status = OperationStatuses.Failed;
+            Finish(ctx);
+            return false;
+        }
+
         if (op.Reverting)
         {
             var status = op.CancelRequested && op.Status == OperationStatuses.Running ? "cancelling" : "rolling back";
@@ -456,6 +602,7 @@ public static class ConvergeMachine
         op.FinishedAt = ctx.Now;
         op.WakeAt = null;
         ctx.AppReachedTarget = op.Status != OperationStatuses.Failed;
+        ctx.AppRemoved = op.Kind == OperationKinds.Remove && op.Status == OperationStatuses.Succeeded;
         ctx.Record(HistoryTypes.Finished, OperationSteps.Done, op.Status switch
         {
             OperationStatuses.Succeeded => "succeeded",
@@ -465,14 +612,16 @@ public static class ConvergeMachine
         });
     }
 
-    static void SetStep(AdvanceContext ctx, List<ReplicaRow> current, bool leaving)
-    {
-        var step = current.Any(r => r.State == ReplicaStates.Placed && ctx.Pulls.Any(p => p.NodeId == r.NodeId && p.ReleaseId == r.ReleaseId && p.State != PullStates.Pulled))
+    static void SetStep(AdvanceContext ctx, List<ReplicaRow> current, bool leaving) => SetStep(ctx,
+        current.Any(r => r.State == ReplicaStates.Placed && ctx.Pulls.Any(p => p.NodeId == r.NodeId && p.ReleaseId == r.ReleaseId && p.State != PullStates.Pulled))
             ? OperationSteps.Pull
             : current.Any(r => r.State is ReplicaStates.Placed or ReplicaStates.Starting or ReplicaStates.Stopped) ? OperationSteps.Start
             : current.Any(r => r.State is ReplicaStates.Started or ReplicaStates.Probing) ? OperationSteps.Health
             : leaving ? OperationSteps.Retire
-            : OperationSteps.Place;
+            : OperationSteps.Place);
+
+    static void SetStep(AdvanceContext ctx, string step)
+    {
         if (step != ctx.Operation.Step)
         {
             ctx.Operation.Step = step;
@@ -525,8 +674,9 @@ public static class ConvergeMachine
 
     static TimeSpan TimeoutOf(AdvanceContext ctx, ReplicaRow replica) => replica.State switch
     {
+        ReplicaStates.Stopping => ctx.Options.CommandTimeout + TimeSpan.FromSeconds(ctx.Options.StopGraceSeconds),
         ReplicaStates.Probing => ProbeTimeout(ctx.Releases[replica.ReleaseId].Spec.HealthCheck!),
-        ReplicaStates.Retiring or ReplicaStates.Stopping => ctx.Options.CommandTimeout + TimeSpan.FromSeconds(ctx.Options.StopGraceSeconds),
+        ReplicaStates.Retiring => ctx.Options.CommandTimeout + TimeSpan.FromSeconds(ctx.Options.StopGraceSeconds),
         _ => ctx.Options.CommandTimeout,
     };
 

@@ -19,6 +19,12 @@ public static class OperationEndpoints
         apps.MapPost("/{id:guid}/deployments", Deploy).RequireAuthorization(ScopePolicies.Deploy);
         apps.MapPost("/{id:guid}/scale", Scale).RequireAuthorization(ScopePolicies.Deploy);
         apps.MapPost("/{id:guid}/rollback", Rollback).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/restart", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct) =>
+            OnCurrentReleaseAsync(OperationKinds.Restart, id, user, dataSource, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/stop", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct) =>
+            OnCurrentReleaseAsync(OperationKinds.Stop, id, user, dataSource, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/start", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct) =>
+            OnCurrentReleaseAsync(OperationKinds.Start, id, user, dataSource, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
         apps.MapGet("/{id:guid}/operations", ListForApp).RequireAuthorization(ScopePolicies.Read);
         apps.MapGet("/{id:guid}/replicas", Replicas).RequireAuthorization(ScopePolicies.Read);
 
@@ -134,6 +140,65 @@ public static class OperationEndpoints
         var replicas = app.CurrentReleaseId is null ? target.Spec.Replicas : app.Replicas;
         var operationId = await operations.InsertAsync(connection, transaction, new OperationStart(user.AccountId, app.Id, app.Name, OperationKinds.Rollback, target.Id, replicas,
             app.CurrentReleaseId, app.Replicas, user.AccountId, $"roll back to release {number} with {replicas} replica{(replicas == 1 ? "" : "s")}"), ct);
+        return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
+    }
+
+    /// <summary>
+    /// Restart (rolling, in place), stop (every replica, kept) or start (the stopped ones, and any missing) the release
+    /// the app runs. 409 when it runs none, or when another operation is active.
+    /// </summary>
+    static async Task<IResult> OnCurrentReleaseAsync(string kind, Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations,
+        IBackgroundJobClient jobs, CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await OperationStore.LockAppAsync(connection, transaction, user.AccountId, id, ct) is not { } app)
+        {
+            return TypedResults.NotFound();
+        }
+
+        if (app.CurrentReleaseId is not { } current)
+        {
+            return TypedResults.Problem(statusCode: 409, title: $"Nothing to {kind}", detail: "The app runs no release yet: deploy one first (POST /api/apps/{id}/deployments).");
+        }
+
+        if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
+        {
+            return Busy(active);
+        }
+
+        var message = kind switch
+        {
+            OperationKinds.Restart => $"restart the {app.Replicas} replica{(app.Replicas == 1 ? "" : "s")} of release {app.CurrentReleaseNumber}, a batch at a time",
+            OperationKinds.Stop => $"stop every replica of release {app.CurrentReleaseNumber}",
+            _ => $"start release {app.CurrentReleaseNumber} with {app.Replicas} replica{(app.Replicas == 1 ? "" : "s")}",
+        };
+        var operationId = await operations.InsertAsync(connection, transaction, new OperationStart(user.AccountId, app.Id, app.Name, kind, current, app.Replicas,
+            current, app.Replicas, user.AccountId, message), ct);
+        return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
+    }
+
+    /// <summary>
+    /// Removes a deployed app: every replica is stopped and removed, then the app itself (with its releases) goes; its
+    /// operations stay readable. 202 with the operation; 409 when another operation is active.
+    /// </summary>
+    public static async Task<IResult> RemoveAsync(Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs,
+        CancellationToken ct)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        if (await OperationStore.LockAppAsync(connection, transaction, user.AccountId, id, ct) is not { } app)
+        {
+            return TypedResults.NotFound();
+        }
+
+        if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
+        {
+            return Busy(active);
+        }
+
+        var operationId = await operations.InsertAsync(connection, transaction, new OperationStart(user.AccountId, app.Id, app.Name, OperationKinds.Remove, null, 0,
+            app.CurrentReleaseId, app.Replicas, user.AccountId, $"remove the app {app.Name} and every replica of it"), ct);
         return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
     }
 

@@ -81,11 +81,19 @@ public sealed partial class OperationEngine(
             await SavePullsAsync(connection, transaction, op.Id, pulls.Where(p => p.Changed), ct);
             await SaveOperationAsync(connection, transaction, op, now, ct);
             await OperationHistory.AppendAsync(connection, transaction, op.Id, ctx.History, ct);
-            if (ctx.AppReachedTarget)
+            if (ctx.AppRemoved)
             {
-                await using var app = new NpgsqlCommand("UPDATE a67.apps SET current_release_id = @release, replicas = @replicas WHERE id = @id", connection, transaction);
+                await using var remove = new NpgsqlCommand("DELETE FROM a67.apps WHERE id = @id", connection, transaction);
+                remove.Parameters.AddWithValue("id", appId);
+                await remove.ExecuteNonQueryAsync(ct);
+            }
+            else if (ctx.AppReachedTarget)
+            {
+                await using var app = new NpgsqlCommand("UPDATE a67.apps SET current_release_id = @release, replicas = @replicas, stopped = @stopped WHERE id = @id",
+                    connection, transaction);
                 app.Parameters.Add(new NpgsqlParameter("release", NpgsqlDbType.Uuid) { Value = (object?)op.TargetReleaseId ?? DBNull.Value });
                 app.Parameters.AddWithValue("replicas", op.TargetReleaseId is null ? 0 : op.TargetReplicas);
+                app.Parameters.AddWithValue("stopped", ctx.AppStopped);
                 app.Parameters.AddWithValue("id", appId);
                 await app.ExecuteNonQueryAsync(ct);
             }

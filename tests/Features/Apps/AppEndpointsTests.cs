@@ -188,7 +188,7 @@ public sealed class AppEndpointsTests(ControlPlaneFixture cp) : IClassFixture<Co
     }
 
     [Fact]
-    public async Task Delete_Returns204_ForAnAppNeverDeployed_And409_ForOneWithReleases()
+    public async Task Delete_Returns204_ForAnAppNeverDeployed_AndStartsARemoveOperation_ForOneWithReleases()
     {
         var user = await cp.SignUpAsync();
         var fresh = (await CreatedAsync(user, "fresh")).GetProperty("id").GetGuid();
@@ -203,9 +203,25 @@ public sealed class AppEndpointsTests(ControlPlaneFixture cp) : IClassFixture<Co
         await AssertProblemAsync(gone, HttpStatusCode.NotFound);
         Assert.Equal(1, await CountAsync("SELECT count(*) FROM a67.audit_events WHERE type = 'app.deleted' AND detail->>'appId' = @id AND detail->>'name' = 'fresh'",
             ("id", fresh.ToString())));
-        var problem = await AssertProblemAsync(deleteDeployed, HttpStatusCode.Conflict);
-        Assert.Contains("remove it first", problem.GetProperty("detail").GetString(), StringComparison.Ordinal);
-        Assert.Equal(1, await CountAsync("SELECT count(*) FROM a67.releases WHERE app_id = @id", ("id", deployed)));
+        // Deployed once: a remove operation takes its replicas (here none) away, then the app and its releases.
+        Assert.Equal(HttpStatusCode.Accepted, deleteDeployed.StatusCode);
+        var operation = (await deleteDeployed.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("id").GetGuid();
+        while (true)
+        {
+            using var view = await cp.SendAsync(HttpMethod.Get, $"/api/operations/{operation}", user.AccessToken);
+            var status = (await view.Content.ReadFromJsonAsync<JsonElement>(TestContext.Current.CancellationToken)).GetProperty("status").GetString();
+            if (status is not ("Pending" or "Running"))
+            {
+                Assert.Equal("Succeeded", status);
+                break;
+            }
+
+            await Task.Delay(100, TestContext.Current.CancellationToken);
+        }
+
+        using var removed = await cp.SendAsync(HttpMethod.Get, $"/api/apps/{deployed}", user.AccessToken);
+        await AssertProblemAsync(removed, HttpStatusCode.NotFound);
+        Assert.Equal(0, await CountAsync("SELECT count(*) FROM a67.releases WHERE app_id = @id", ("id", deployed)));
     }
 
     [Fact]

@@ -148,6 +148,57 @@ public sealed class DeploymentTests(DeploymentFixture fixture) : IClassFixture<D
         Assert.Equal(done.GetProperty("status").GetString() == "Cancelled" ? 0 : 1, left.Count);
     }
 
+    [Fact]
+    public async Task Restart_Stop_Start_AndRemove_ActOnEveryReplica_AndRemoveLeavesNothingLabelled()
+    {
+        var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(120));
+        var app = await CreateAppAsync("lifecycle", ct);
+        Assert.Equal("Succeeded", (await FinishedAsync(await DeployAsync(app, Spec("v1", 2), ct), ct)).GetProperty("status").GetString());
+        var before = (await ReplicasAsync(app, ct)).ToDictionary(r => r.GetProperty("id").GetGuid(), r => r.GetProperty("startedAt").GetDateTimeOffset());
+
+        // Rolling restart: the same replicas (ids), each started again, all healthy at the end.
+        var restart = await FinishedAsync(await ActAsync(app, "restart", ct), ct);
+        Assert.Equal("Succeeded", restart.GetProperty("status").GetString());
+        Assert.Equal(2, restart.GetProperty("attempts").GetProperty("restart").GetInt32());
+        var after = await ReplicasAsync(app, ct);
+        Assert.All(after, r =>
+        {
+            Assert.True(r.GetProperty("startedAt").GetDateTimeOffset() > before[r.GetProperty("id").GetGuid()], $"{r}");
+            Assert.Equal("Healthy", r.GetProperty("state").GetString());
+        });
+
+        // Stop keeps the containers, stopped; start brings the same ones back.
+        Assert.Equal("Succeeded", (await FinishedAsync(await ActAsync(app, "stop", ct), ct)).GetProperty("status").GetString());
+        var stopped = await ReplicasAsync(app, ct);
+        Assert.All(stopped, r => Assert.Equal("Stopped", r.GetProperty("state").GetString()));
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => AnswerAsync(stopped[0], ct));
+        Assert.Equal("Succeeded", (await FinishedAsync(await ActAsync(app, "start", ct), ct)).GetProperty("status").GetString());
+        foreach (var replica in await ReplicasAsync(app, ct))
+        {
+            Assert.Contains("automator67 sample v1", await AnswerAsync(replica, ct), StringComparison.Ordinal);
+        }
+
+        // Remove: every container goes, then the app; its operations stay readable.
+        using var delete = await ControlPlane.SendAsync(HttpMethod.Delete, $"/api/apps/{app}", Token);
+        Assert.Equal(HttpStatusCode.Accepted, delete.StatusCode);
+        var remove = await FinishedAsync((await delete.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetGuid(), ct);
+        Assert.Equal("Succeeded", remove.GetProperty("status").GetString());
+        using var gone = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/apps/{app}", Token);
+        Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
+        var appLabel = app.ToString("N");
+        foreach (var relay in fixture.Relays)
+        {
+            Assert.DoesNotContain(await relay.ContainersAsync(ct), c => c.Labels["automator67.app"] == appLabel);
+        }
+    }
+
+    async Task<Guid> ActAsync(Guid app, string action, CancellationToken ct)
+    {
+        using var response = await ControlPlane.SendAsync(HttpMethod.Post, $"/api/apps/{app}/{action}", Token);
+        Assert.True(response.StatusCode == HttpStatusCode.Accepted, await response.Content.ReadAsStringAsync(ct));
+        return (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetGuid();
+    }
+
     static object Spec(string tag, int replicas, string[]? constraints = null, int memoryMiB = 32) => new
     {
         image = $"{TestEnvironment.SampleImage}:{tag}",
