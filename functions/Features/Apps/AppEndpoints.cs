@@ -52,8 +52,11 @@ public static class AppEndpoints
         return TypedResults.Ok((await apps.ListAsync(user.AccountId, key, value, ct)).Select(View).ToArray());
     }
 
-    static async Task<Results<Ok<AppView>, NotFound>> Get(Guid id, CurrentUser user, AppStore apps, CancellationToken ct) =>
-        await apps.FindAsync(user.AccountId, id, ct) is { } app ? TypedResults.Ok(View(app)) : TypedResults.NotFound();
+    /// <summary>The app, with what it should run and what runs: replicas per release and per node, the active operation.</summary>
+    static async Task<Results<Ok<AppView>, NotFound>> Get(Guid id, CurrentUser user, AppStore apps, Operations.ReplicaQueries replicas, CancellationToken ct) =>
+        await apps.FindAsync(user.AccountId, id, ct) is { } app
+            ? TypedResults.Ok(View(app) with { Runtime = await replicas.RuntimeAsync(app.Id, ct) })
+            : TypedResults.NotFound();
 
     static async Task<Results<Ok<AppView>, NotFound, ValidationProblem, ProblemHttpResult>> Patch(
         Guid id, AppPatchRequest request, CurrentUser user, AppStore apps, HttpContext http, CancellationToken ct)

@@ -81,3 +81,6 @@ public sealed record ScaleRequest(int? Replicas);
 
 /// <summary>Body of <c>POST /api/apps/{id}/rollback</c>: the release number to go back to (default: the one before the current).</summary>
 public sealed record RollbackRequest(int? Release);
+
+/// <summary>One replica's log lines (<c>GET /api/apps/{id}/logs</c>); <see cref="Error"/> says why there are none.</summary>
+public sealed record ReplicaLogsView(int Release, int Slot, string NodeName, string? ContainerId, string? Text, bool Truncated, string? Error);

@@ -1,4 +1,8 @@
+using System.Globalization;
+using System.Text.Json;
+using Automator67.Contracts.Relay;
 using Automator67.Functions.Features.Apps;
+using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Auth.Authentication;
 using Hangfire;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -13,6 +17,8 @@ namespace Automator67.Functions.Features.Operations;
 /// </summary>
 public static class OperationEndpoints
 {
+    static readonly TimeSpan LogsWait = TimeSpan.FromSeconds(15);
+
     public static void MapOperations(this IEndpointRouteBuilder routes)
     {
         var apps = routes.MapGroup("/api/apps").WithTags("Operations");
@@ -27,6 +33,7 @@ public static class OperationEndpoints
             OnCurrentReleaseAsync(OperationKinds.Start, id, user, dataSource, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
         apps.MapGet("/{id:guid}/operations", ListForApp).RequireAuthorization(ScopePolicies.Read);
         apps.MapGet("/{id:guid}/replicas", Replicas).RequireAuthorization(ScopePolicies.Read);
+        apps.MapGet("/{id:guid}/logs", Logs).RequireAuthorization(ScopePolicies.Read);
 
         var operations = routes.MapGroup("/api/operations").WithTags("Operations");
         operations.MapGet("/{id:guid}", Get).RequireAuthorization(ScopePolicies.Read);
@@ -225,6 +232,45 @@ public static class OperationEndpoints
 
     static async Task<IResult> Replicas(Guid id, CurrentUser user, AppStore apps, ReplicaQueries replicas, CancellationToken ct) =>
         await apps.FindAsync(user.AccountId, id, ct) is null ? TypedResults.NotFound() : TypedResults.Ok(await replicas.ListAsync(id, ct));
+
+    /// <summary>The last lines of every running replica's log, fetched through the relays (each bounded to 32 KiB).</summary>
+    /// <param name="id">The app.</param>
+    /// <param name="user">The caller.</param>
+    /// <param name="apps">The app store.</param>
+    /// <param name="replicas">The replica queries.</param>
+    /// <param name="sender">Sends the logs commands.</param>
+    /// <param name="results">Waits for their results.</param>
+    /// <param name="tail">Lines per replica (1-1000, default 100).</param>
+    /// <param name="ct">Request aborted.</param>
+    static async Task<IResult> Logs(Guid id, CurrentUser user, AppStore apps, ReplicaQueries replicas, CommandSender sender, CommandResults results, int? tail,
+        CancellationToken ct)
+    {
+        if (tail is < 1 or > 1000)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["tail"] = ["tail must be between 1 and 1000."] });
+        }
+
+        if (await apps.FindAsync(user.AccountId, id, ct) is null)
+        {
+            return TypedResults.NotFound();
+        }
+
+        var running = (await replicas.ListAsync(id, ct)).Where(r => r.ContainerId is not null).ToList();
+        var label = id.ToString("N");
+        var signed = await sender.SendAsync([.. running.Select(r => new CommandRequest(r.NodeId, CommandKinds.Logs,
+            JsonSerializer.SerializeToElement(new LogsBody(new ReplicaSelector(label, r.Release.ToString(CultureInfo.InvariantCulture), r.Slot), tail ?? 100),
+                RelayJsonContext.Default.LogsBody), null, LogsWait))], ct);
+        var logs = await Task.WhenAll(running.Zip(signed).Select(async pair =>
+        {
+            var (replica, command) = pair;
+            var outcome = await results.WaitAsync(command.CommandId, LogsWait, ct);
+            var output = outcome?.Result?.Output is { ValueKind: JsonValueKind.Object } element ? element.Deserialize(RelayJsonContext.Default.LogsOutput) : null;
+            return new ReplicaLogsView(replica.Release, replica.Slot, replica.NodeName, output?.ContainerId ?? replica.ContainerId, output?.Text, output?.Truncated ?? false,
+                outcome is null ? $"the relay on {replica.NodeName} did not answer within {LogsWait.TotalSeconds} s"
+                : outcome.Status == CommandStatuses.Succeeded ? null : outcome.Result?.Error ?? outcome.Status);
+        }));
+        return TypedResults.Ok(logs);
+    }
 
     static async Task<IResult> Cancel(Guid id, CurrentUser user, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct)
     {

@@ -178,6 +178,30 @@ public sealed class DeploymentTests(DeploymentFixture fixture) : IClassFixture<D
             Assert.Contains("automator67 sample v1", await AnswerAsync(replica, ct), StringComparison.Ordinal);
         }
 
+        // The app shows what it should run and what runs, per release and node; logs come through the relays.
+        using (var view = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/apps/{app}", Token))
+        {
+            var runtime = (await view.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("runtime");
+            Assert.Equal(1, runtime.GetProperty("currentRelease").GetInt32());
+            Assert.Equal(2, runtime.GetProperty("desiredReplicas").GetInt32());
+            var release = Assert.Single(runtime.GetProperty("releases").EnumerateArray());
+            Assert.Equal(2, release.GetProperty("healthy").GetInt32());
+            Assert.Equal(2, release.GetProperty("nodes").EnumerateArray().Sum(n => n.GetProperty("running").GetInt32()));
+        }
+
+        using (var logs = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/apps/{app}/logs?tail=5", Token))
+        {
+            Assert.Equal(HttpStatusCode.OK, logs.StatusCode);
+            var entries = (await logs.Content.ReadFromJsonAsync<JsonElement>(ct)).EnumerateArray().ToList();
+            Assert.Equal(2, entries.Count);
+            Assert.All(entries, e => Assert.Equal(JsonValueKind.Null, e.GetProperty("error").ValueKind));
+        }
+
+        using (var badTail = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/apps/{app}/logs?tail=0", Token))
+        {
+            Assert.Equal(HttpStatusCode.BadRequest, badTail.StatusCode);
+        }
+
         // Remove: every container goes, then the app; its operations stay readable.
         using var delete = await ControlPlane.SendAsync(HttpMethod.Delete, $"/api/apps/{app}", Token);
         Assert.Equal(HttpStatusCode.Accepted, delete.StatusCode);
