@@ -58,8 +58,7 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
     {
         var exit = controlPlane.ExitCode is { } code ? $"exited with code {code}" : "did not answer 200 on /readyz within 60 s";
         Console.Error.WriteLine($"bench: the control plane {exit}; its last output:");
-        // Stack traces arrive on one line each: the first few hundred characters name the problem.
-        Console.Error.WriteLine(string.Join('\n', controlPlane.Output.Tail.TakeLast(10).Select(l => l.Length > 400 ? l[..400] + " …" : l)));
+        Console.Error.WriteLine(controlPlane.LastLines(10));
         return 1;
     }
 
