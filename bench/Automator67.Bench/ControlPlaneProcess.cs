@@ -6,8 +6,8 @@ using System.Net.Sockets;
 namespace Automator67.Bench;
 
 /// <summary>
-/// The real control plane, started from its build output in Production with its own database, queue prefix, key file
-/// and port, as the tests' ProductProcess does. Its output is kept (a bounded tail) to explain a failed start
+/// The real control plane, started from its build output in Production with its own database, queue prefix, key
+/// files and port, as the tests' ProductProcess does. Its output is kept (a bounded tail) to explain a failed start
 /// and to show any warning it logged under load.
 /// </summary>
 public sealed class ControlPlaneProcess : IAsyncDisposable
@@ -44,7 +44,10 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
             ["AzureWebJobsStorage"] = settings.Storage,
             ["Queues__Prefix"] = settings.QueuePrefix,
             ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
+            // Every key file in the run's own folder: the defaults are relative to the working directory, the build output.
             ["Auth__SigningKeyFile"] = Path.Combine(resources.KeyDirectory, "signing-keys.json"),
+            ["Nodes__CommandSigningKeyFile"] = Path.Combine(resources.KeyDirectory, "command-signing-keys.json"),
+            ["TwoFactor__SecretKeyFile"] = Path.Combine(resources.KeyDirectory, "two-factor-key.json"),
             // 16 workers from one address must measure auth, not the per-IP limits (RateLimitTests cover those).
             ["RateLimits__SignupPerIpPerHour"] = "100000",
             ["RateLimits__LoginPerIpPerMinute"] = "100000",
