@@ -14,13 +14,19 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
 {
     readonly ChildProcess _process;
 
-    ControlPlaneProcess(ChildProcess process, Uri baseAddress)
+    ControlPlaneProcess(ChildProcess process, Uri baseAddress, string commandSigningKeyFile)
     {
         _process = process;
         BaseAddress = baseAddress;
+        CommandSigningKeyFile = commandSigningKeyFile;
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>The keys it signs relay commands with; the relay workload sends its commands signed with them, as the control plane's own sender.</summary>
+    public string CommandSigningKeyFile { get; }
+
+    public int ProcessId => _process.Id;
 
     public int? ExitCode => _process.ExitCode;
 
@@ -38,6 +44,7 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
     public static ControlPlaneProcess Start(BenchSettings settings, RunResources resources)
     {
         var port = FreePort();
+        var commandKeys = Path.Combine(resources.KeyDirectory, "command-signing-keys.json");
         var environment = new Dictionary<string, string>
         {
             ["ConnectionStrings__Postgres"] = resources.ConnectionString,
@@ -46,7 +53,7 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
             ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
             // Every key file in the run's own folder: the defaults are relative to the working directory, the build output.
             ["Auth__SigningKeyFile"] = Path.Combine(resources.KeyDirectory, "signing-keys.json"),
-            ["Nodes__CommandSigningKeyFile"] = Path.Combine(resources.KeyDirectory, "command-signing-keys.json"),
+            ["Nodes__CommandSigningKeyFile"] = commandKeys,
             ["TwoFactor__SecretKeyFile"] = Path.Combine(resources.KeyDirectory, "two-factor-key.json"),
             // 16 workers from one address must measure auth, not the per-IP limits (RateLimitTests cover those).
             ["RateLimits__SignupPerIpPerHour"] = "100000",
@@ -59,7 +66,7 @@ public sealed class ControlPlaneProcess : IAsyncDisposable
         };
 
         var process = ChildProcess.Start(settings.ControlPlaneAssembly, [], environment, stopGrace: TimeSpan.FromSeconds(20));
-        return new ControlPlaneProcess(process, new Uri($"http://127.0.0.1:{port}"));
+        return new ControlPlaneProcess(process, new Uri($"http://127.0.0.1:{port}"), commandKeys);
     }
 
     /// <summary>Polls <c>/readyz</c> until it answers 200; false when the process exits or the time runs out first.</summary>

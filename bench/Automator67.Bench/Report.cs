@@ -7,14 +7,24 @@ namespace Automator67.Bench;
 public static class Report
 {
     /// <summary>Past this share of the machine taken by other processes, a scenario's figures are flagged as disturbed.</summary>
-    const double DisturbedShare = 0.15;
+    public const double DisturbedShare = 0.15;
 
     public static void Header(BenchSettings settings)
     {
-        Console.WriteLine($"Automator67 auth benchmark, run {settings.RunId}, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z");
+        Console.WriteLine($"Automator67 benchmark ({settings.Scenario.ToString().ToLowerInvariant()}), run {settings.RunId}, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z");
         Console.WriteLine($"machine   {Environment.ProcessorCount} cores ({CpuModel()}), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, load average {MachineCpu.LoadAverage()} at start");
         Console.WriteLine($"build     {settings.Configuration}{(settings.Configuration == "Release" ? "" : " (not Release: the numbers are not representative)")}");
-        Console.WriteLine($"load      concurrency {settings.Concurrency}, warm-up {settings.Warmup.TotalSeconds:0} s and {settings.Duration.TotalSeconds:0} s measured per scenario, loopback; the bench shares the cores with the control plane");
+        Console.WriteLine($"load      warm-up {settings.Warmup.TotalSeconds:0} s and {settings.Duration.TotalSeconds:0} s measured per scenario, loopback; the bench shares the cores with what it measures");
+        if (settings.RunsAuth)
+        {
+            Console.WriteLine($"auth      concurrency {settings.Concurrency}");
+        }
+
+        if (settings.RunsRelay)
+        {
+            Console.WriteLine($"relay     1 relay, then {settings.Relays}; {settings.SendersPerRelay} closed-loop senders per relay");
+        }
+
         Console.WriteLine();
     }
 
