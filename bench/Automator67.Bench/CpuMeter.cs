@@ -4,7 +4,8 @@ namespace Automator67.Bench;
 
 /// <summary>
 /// Where the machine's CPU went between two readings, by party: the relays, the control plane, the PostgreSQL
-/// backends of the run's database, the Docker Engine (dockerd and containerd), Azurite, this bench, and the rest.
+/// backends of the run's database, the Docker Engine (dockerd and containerd, with the helpers they run and reap),
+/// Azurite, this bench, and the rest.
 /// Everything is read in the same clock ticks (<c>/proc/stat</c> and <c>/proc/&lt;pid&gt;/stat</c>). The Engine and
 /// Azurite belong to the shared local stack: whatever else uses them at the time is counted as theirs.
 /// </summary>
@@ -24,7 +25,7 @@ public sealed class CpuMeter(ControlPlaneProcess controlPlane, DatabaseCpu datab
             Sum(relayPids),
             Sum([controlPlane.ProcessId]),
             databaseTicks,
-            Sum(_engine),
+            Sum(_engine, children: true),
             Sum(_azurite),
             Sum([_bench]));
     }
@@ -49,7 +50,7 @@ public sealed class CpuMeter(ControlPlaneProcess controlPlane, DatabaseCpu datab
         return use with { Rest = Math.Max(0, busy - use.Parties.Where(double.IsFinite).Sum()) };
     }
 
-    static long Sum(IEnumerable<int> pids) => pids.Sum(pid => ProcFiles.CpuTicks(pid) ?? 0);
+    static long Sum(IEnumerable<int> pids, bool children = false) => pids.Sum(pid => ProcFiles.CpuTicks(pid, children) ?? 0);
 }
 
 /// <summary>One reading of every party's CPU ticks so far (and of the whole machine's).</summary>

@@ -44,8 +44,9 @@ public static class RelayReport
 
     static void Cpu(IReadOnlyList<CommandPhase> phases)
     {
-        Console.WriteLine("CPU over each measured phase: ms per completed command, and share of the machine (engine = dockerd + containerd; engine and");
-        Console.WriteLine("azurite are the shared local stack's, so they include anything else using them; bench includes the command sender and its polling)");
+        Console.WriteLine("CPU over each measured phase: ms per completed command, and share of the machine (engine = dockerd + containerd and the");
+        Console.WriteLine("helpers they run; engine and azurite are the shared local stack's, so they count anything else using them too; bench = the");
+        Console.WriteLine("command sender and its polling, or the raw Docker calls)");
         Console.WriteLine($"  {"",-22}{"CPU ms per command",42}{"share of machine CPU",48}");
         Console.WriteLine($"  {"scenario",-22}{"relays",7}{"cp",7}{"db",7}{"engine",7}{"azurite",8}{"bench",7}" +
             $"{"relays",9}{"cp",5}{"db",5}{"engine",7}{"azurite",8}{"bench",6}{"rest",6}{"per relay",11}");
