@@ -35,7 +35,11 @@ public sealed class CommandRoundTrip : IAsyncDisposable
         _results = new AppliedResults(dataSource);
     }
 
-    /// <summary>Call once the control plane is up: it creates the command key file that this reads.</summary>
+    /// <summary>
+    /// The key ring reads the control plane's command key file, which the control plane creates when it first needs
+    /// it (an enrolment hands out the public keys); made here first, it would create it the same way, under the same
+    /// file lock, and the control plane would load it.
+    /// </summary>
     public static CommandRoundTrip Create(BenchSettings settings, RunResources resources, ControlPlaneProcess controlPlane)
     {
         var dataSource = NpgsqlDataSource.Create(resources.ConnectionString);
