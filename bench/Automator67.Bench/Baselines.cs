@@ -2,8 +2,6 @@ using System.Diagnostics;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Auth.Passwords;
 using Automator67.Functions.Features.Auth.Tokens;
-using Microsoft.Extensions.FileProviders;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 
 namespace Automator67.Bench;
@@ -36,7 +34,7 @@ public static class Baselines
             }
         }, ct);
 
-        var tokens = new AccessTokens(new SigningKeyRing(options, TimeProvider.System, new BenchHostEnvironment(keyDirectory)), options, TimeProvider.System);
+        var tokens = new AccessTokens(new SigningKeyRing(options, TimeProvider.System, new KeyFolderEnvironment(keyDirectory)), options, TimeProvider.System);
         var token = tokens.Issue(Guid.CreateVersion7(), Guid.CreateVersion7(), "user").Token;
         var validation = await MeasureAsync(ValidationSamples, warmup: 500, async () =>
         {
@@ -76,18 +74,6 @@ public static class Baselines
 
         self.Refresh();
         return new Cost(Timings.From(elapsed), (self.TotalProcessorTime - cpu).TotalMilliseconds / samples);
-    }
-
-    /// <summary>SigningKeyRing resolves its key file against a content root; the bench's key file path is absolute.</summary>
-    sealed class BenchHostEnvironment(string root) : IHostEnvironment
-    {
-        public string EnvironmentName { get; set; } = "Production";
-
-        public string ApplicationName { get; set; } = "Automator67.Bench";
-
-        public string ContentRootPath { get; set; } = root;
-
-        public IFileProvider ContentRootFileProvider { get; set; } = new NullFileProvider();
     }
 }
 

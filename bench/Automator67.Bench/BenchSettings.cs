@@ -13,35 +13,68 @@ public sealed record BenchSettings(
     string Storage,
     string Configuration,
     string ControlPlaneAssembly,
+    string RelayAssembly,
+    string DockerEndpoint,
+    string SampleImage,
+    BenchScenario Scenario,
     int Concurrency,
+    int Relays,
+    int SendersPerRelay,
     TimeSpan Warmup,
     TimeSpan Duration)
 {
     public const string Usage = """
-        usage: Automator67.Bench [--concurrency N] [--warmup SECONDS] [--duration SECONDS]
-          --concurrency  requests in flight at once, per scenario (default 16, at most 256)
+        usage: Automator67.Bench [--scenario auth|relay|all] [--concurrency N] [--relays N] [--senders N] [--warmup SECONDS] [--duration SECONDS]
+          --scenario     auth (login, /me, /healthz), relay (command round trips through real relays), or all (default)
+          --concurrency  auth: requests in flight at once, per scenario (default 16, at most 256)
+          --relays       relay: relays on this host in the second phase; the first has one (default 8, at most 32)
+          --senders      relay: closed-loop command senders per relay (default 4, the relay's Relay__MaxConcurrentCommands)
           --warmup       unmeasured load before each scenario (default 3 s, at most 60)
           --duration     measured load per scenario (default 10 s, at most 600)
-        environment: A67_POSTGRES, A67_STORAGE (default: the local stack), A67_BENCH_RUN_ID (default: random)
+        environment: A67_POSTGRES, A67_STORAGE, A67_DOCKER_ENDPOINT, A67_SAMPLE_IMAGE (default: the local stack),
+          A67_BENCH_RUN_ID (default: random)
         """;
+
+    /// <summary>The label every container of the run carries (the relays add it to what they make); removed by it at the end.</summary>
+    public const string RunLabel = "automator67.bench-run";
 
     /// <summary>The run's database; <c>a67b_</c> keeps it apart from the tests' <c>a67t_</c> databases.</summary>
     public string DatabaseName => $"a67b_{RunId}";
 
     public string QueuePrefix => $"b{RunId}";
 
+    public bool RunsAuth => Scenario is BenchScenario.All or BenchScenario.Auth;
+
+    public bool RunsRelay => Scenario is BenchScenario.All or BenchScenario.Relay;
+
     /// <summary>Reads the command line; returns null with a message when it does not parse.</summary>
     public static BenchSettings? From(string[] args, out string? problem)
     {
         problem = null;
-        int concurrency = 16, warmup = 3, duration = 10;
+        int concurrency = 16, relays = 8, senders = 4, warmup = 3, duration = 10;
+        var scenario = BenchScenario.All;
         for (var i = 0; i < args.Length; i++)
         {
-            var value = i + 1 < args.Length && int.TryParse(args[i + 1], NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : (int?)null;
+            var text = i + 1 < args.Length ? args[i + 1] : null;
+            var value = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : (int?)null;
             switch (args[i])
             {
+                case "--scenario" when text is "auth" or "relay" or "all":
+                    scenario = text switch
+                    {
+                        "auth" => BenchScenario.Auth,
+                        "relay" => BenchScenario.Relay,
+                        _ => BenchScenario.All,
+                    };
+                    break;
                 case "--concurrency" when value is >= 1 and <= 256:
                     concurrency = value.Value;
+                    break;
+                case "--relays" when value is >= 1 and <= 32:
+                    relays = value.Value;
+                    break;
+                case "--senders" when value is >= 1 and <= 64:
+                    senders = value.Value;
                     break;
                 case "--warmup" when value is >= 0 and <= 60:
                     warmup = value.Value;
@@ -73,7 +106,13 @@ public sealed record BenchSettings(
             Get("A67_STORAGE", "UseDevelopmentStorage=true"),
             configuration,
             Path.Combine(root, "functions", "bin", configuration, "net10.0", "Automator67.Functions.dll"),
+            Path.Combine(root, "node-relay", "bin", configuration, "net10.0", "node-relay.dll"),
+            Get("A67_DOCKER_ENDPOINT", "unix:///var/run/docker.sock"),
+            Get("A67_SAMPLE_IMAGE", "127.0.0.1:5000/a67/sample"),
+            scenario,
             concurrency,
+            relays,
+            senders,
             TimeSpan.FromSeconds(warmup),
             TimeSpan.FromSeconds(duration));
     }
@@ -93,3 +132,4 @@ public sealed record BenchSettings(
         throw new InvalidOperationException($"Automator67.sln not found above {AppContext.BaseDirectory}");
     }
 }
+

@@ -1,4 +1,3 @@
-using System.Globalization;
 using Npgsql;
 
 namespace Automator67.Bench;
@@ -21,7 +20,7 @@ public sealed class DatabaseCpu(string adminConnectionString, string database)
         while (await reader.ReadAsync(ct))
         {
             var pid = reader.GetInt32(0);
-            if (Ticks(pid) is { } used)
+            if (ProcFiles.CpuTicks(pid) is { } used)
             {
                 ticks[pid] = used;
             }
@@ -33,19 +32,4 @@ public sealed class DatabaseCpu(string adminConnectionString, string database)
     /// <summary>Ticks used between two readings; a backend that started in between counts from its start.</summary>
     public static long? Used(IReadOnlyDictionary<int, long> before, IReadOnlyDictionary<int, long> after) =>
         after.Count == 0 ? null : after.Sum(p => p.Value - before.GetValueOrDefault(p.Key));
-
-    static long? Ticks(int pid)
-    {
-        try
-        {
-            // /proc/<pid>/stat: "pid (comm) state ppid …"; utime and stime are the 12th and 13th fields after the comm.
-            var stat = File.ReadAllText($"/proc/{pid}/stat");
-            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
-            return long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            return null;
-        }
-    }
 }

@@ -3,9 +3,8 @@ using System.Diagnostics;
 namespace Automator67.Bench;
 
 /// <summary>
-/// A closed loop: <c>concurrency</c> workers, each sending its next request as soon as the last one answered, for a
-/// fixed time. Every loop ends at its deadline (or on cancellation); the request in flight then is waited for and
-/// counted, and the elapsed time runs until the last one answered, so requests/s is completed requests over that time.
+/// HTTP load against the control plane: a <see cref="ClosedLoop"/> of <c>concurrency</c> workers, each sending its
+/// next request as soon as the last one answered, with the CPU each party spent over the measured phase.
 /// </summary>
 public sealed class LoadGenerator(HttpClient http, ControlPlaneProcess server, DatabaseCpu database, int concurrency)
 {
@@ -22,9 +21,8 @@ public sealed class LoadGenerator(HttpClient http, ControlPlaneProcess server, D
         var serverCpu = server.CpuTime;
         var ownCpu = self.TotalProcessorTime;
         var machine = MachineCpu.Read();
-        var start = Stopwatch.GetTimestamp();
-        var workers = await PhaseAsync(request, duration, ct);
-        var elapsed = Stopwatch.GetElapsedTime(start);
+        var phase = await PhaseAsync(request, duration, ct);
+        var elapsed = phase.Elapsed;
         var machineAfter = MachineCpu.Read();
         self.Refresh();
         var serverCpuUsed = server.CpuTime - serverCpu;
@@ -37,13 +35,9 @@ public sealed class LoadGenerator(HttpClient http, ControlPlaneProcess server, D
         var ownShare = ownCpuUsed / (elapsed * Environment.ProcessorCount);
         var databaseShare = databaseUsed is { } used && machineTicks > 0 ? (double)used / machineTicks : double.NaN;
         var machineShare = MachineCpu.BusyShare(machine, machineAfter);
-        var failures = workers.SelectMany(w => w.Failures)
-            .GroupBy(f => f.Key, f => f.Value)
-            .ToDictionary(g => g.Key, g => g.Sum());
-        var timings = Timings.From(workers.SelectMany(w => w.Latencies));
-        var answered = timings.Count + failures.Values.Sum();
+        var answered = phase.Timings.Count + phase.Failed;
         var machineMs = elapsed.TotalMilliseconds * Environment.ProcessorCount;
-        return new LoadResult(name, timings, failures, elapsed,
+        return new LoadResult(name, phase.Timings, phase.Failures, elapsed,
             ServerCpuPerRequestMs: serverCpuUsed.TotalMilliseconds / answered,
             DatabaseCpuPerRequestMs: databaseShare * machineMs / answered,
             ServerCpuShare: serverShare,
@@ -52,55 +46,25 @@ public sealed class LoadGenerator(HttpClient http, ControlPlaneProcess server, D
             RestCpuShare: Math.Max(0, machineShare - serverShare - ownShare - (double.IsNaN(databaseShare) ? 0 : databaseShare)));
     }
 
-    async Task<Worker[]> PhaseAsync(Func<int, HttpRequestMessage> request, TimeSpan duration, CancellationToken ct)
+    Task<LoopResult> PhaseAsync(Func<int, HttpRequestMessage> request, TimeSpan duration, CancellationToken ct) =>
+        ClosedLoop.RunAsync(concurrency, (worker, token) => SendAsync(request, worker, token), duration, ct);
+
+    async Task<string?> SendAsync(Func<int, HttpRequestMessage> request, int worker, CancellationToken ct)
     {
-        var deadline = Stopwatch.GetTimestamp() + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var workers = Enumerable.Range(0, concurrency).Select(i => new Worker(i)).ToArray();
-        await Task.WhenAll(workers.Select(w => Task.Run(() => w.RunAsync(http, request, deadline, ct), ct)));
-        return workers;
-    }
-
-    sealed class Worker(int index)
-    {
-        public List<double> Latencies { get; } = new(capacity: 4096);
-
-        public Dictionary<string, int> Failures { get; } = [];
-
-        public async Task RunAsync(HttpClient http, Func<int, HttpRequestMessage> request, long deadline, CancellationToken ct)
+        using var message = request(worker);
+        try
         {
-            while (Stopwatch.GetTimestamp() < deadline && !ct.IsCancellationRequested)
-            {
-                using var message = request(index);
-                var start = Stopwatch.GetTimestamp();
-                string? failure = null;
-                try
-                {
-                    // The whole body is read before the clock stops: a client has not got its answer until then.
-                    using var response = await http.SendAsync(message, HttpCompletionOption.ResponseContentRead, ct);
-                    if (!response.IsSuccessStatusCode)
-                    {
-                        failure = $"HTTP {(int)response.StatusCode}";
-                    }
-                }
-                catch (HttpRequestException ex)
-                {
-                    failure = ex.HttpRequestError.ToString();
-                }
-                catch (TaskCanceledException) when (!ct.IsCancellationRequested)
-                {
-                    failure = "timeout";
-                }
-
-                var elapsed = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-                if (failure is null)
-                {
-                    Latencies.Add(elapsed);
-                }
-                else
-                {
-                    Failures[failure] = Failures.GetValueOrDefault(failure) + 1;
-                }
-            }
+            // The whole body is read before the clock stops: a client has not got its answer until then.
+            using var response = await http.SendAsync(message, HttpCompletionOption.ResponseContentRead, ct);
+            return response.IsSuccessStatusCode ? null : $"HTTP {(int)response.StatusCode}";
+        }
+        catch (HttpRequestException ex)
+        {
+            return ex.HttpRequestError.ToString();
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return "timeout";
         }
     }
 }

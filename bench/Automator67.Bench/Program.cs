@@ -2,9 +2,11 @@ using System.Runtime.InteropServices;
 using Automator67.Bench;
 using Npgsql;
 
-// Issue 3's benchmark: login and authenticated-request throughput of the real control plane, printed beside the cost
-// of one password hash and one token validation measured in the same run. It prints and asserts nothing; it exits
-// non-zero only when it could not run (no database, a control plane that does not start, a scenario with no answer).
+// Issue 3's and issue 4's benchmarks against the real control plane. auth: login and authenticated-request throughput,
+// beside the cost of one password hash and one token validation measured in the same run. relay: a command's round
+// trip through real relays (1, then several on one host), beside the raw Docker Engine time of the same work, and the
+// relays' CPU and memory at rest. It prints and asserts nothing; it exits non-zero only when it could not run (no
+// database, a control plane that does not start, a relay that cannot enrol, a scenario with no successful answer).
 var settings = BenchSettings.From(args, out var problem);
 if (settings is null)
 {
@@ -12,13 +14,17 @@ if (settings is null)
     return problem is "" ? 0 : 2;
 }
 
-if (!File.Exists(settings.ControlPlaneAssembly))
+foreach (var assembly in settings.RunsRelay ? [settings.ControlPlaneAssembly, settings.RelayAssembly] : new[] { settings.ControlPlaneAssembly })
 {
-    Console.Error.WriteLine($"bench: {settings.ControlPlaneAssembly} is missing; build first (dotnet build -c {settings.Configuration}, or ./a67 bench)");
-    return 1;
+    if (!File.Exists(assembly))
+    {
+        Console.Error.WriteLine($"bench: {assembly} is missing; build first (dotnet build -c {settings.Configuration}, or ./a67 bench)");
+        return 1;
+    }
 }
 
-// Ctrl+C or SIGTERM cancels the run; the await-using scopes below still stop the control plane and drop the database.
+// Ctrl+C or SIGTERM cancels the run; the await-using scopes below still stop the relays and the control plane, and
+// remove the containers, the queues and the database.
 using var cancel = new CancellationTokenSource();
 using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, Interrupt);
 using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, Interrupt);
@@ -33,7 +39,7 @@ catch (OperationCanceledException) when (cancel.IsCancellationRequested)
     Console.Error.WriteLine("bench: interrupted");
     return 130;
 }
-catch (Exception ex) when (ex is NpgsqlException or Azure.RequestFailedException or HttpRequestException or InvalidOperationException)
+catch (Exception ex) when (ex is NpgsqlException or Azure.RequestFailedException or HttpRequestException or InvalidOperationException or Docker.DotNet.DockerApiException)
 {
     Console.Error.WriteLine($"bench: {ex.Message} (is the local stack up? ./a67 up)");
     return 1;
@@ -58,12 +64,30 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
     {
         var exit = controlPlane.ExitCode is { } code ? $"exited with code {code}" : "did not answer 200 on /readyz within 60 s";
         Console.Error.WriteLine($"bench: the control plane {exit}; its last output:");
-        // Stack traces arrive on one line each: the first few hundred characters name the problem.
-        Console.Error.WriteLine(string.Join('\n', controlPlane.Output.Tail.TakeLast(10).Select(l => l.Length > 400 ? l[..400] + " …" : l)));
+        Console.Error.WriteLine(controlPlane.LastLines(10));
         return 1;
     }
 
     controlPlane.ClearOutput();
+    var answered = true;
+    if (settings.RunsAuth)
+    {
+        answered &= await RunAuthAsync(settings, resources, controlPlane, http, ct);
+    }
+
+    if (settings.RunsRelay)
+    {
+        var relay = await RelayWorkload.RunAsync(settings, resources, controlPlane, http, ct);
+        RelayReport.Print(relay);
+        answered &= relay.Phases.All(p => p.Load.Timings.Count > 0);
+    }
+
+    Report.ControlPlaneOutput(controlPlane);
+    return answered ? 0 : 1;
+}
+
+static async Task<bool> RunAuthAsync(BenchSettings settings, RunResources resources, ControlPlaneProcess controlPlane, HttpClient http, CancellationToken ct)
+{
     var baselines = await Baselines.MeasureAsync(resources.KeyDirectory, ct);
     Report.Baselines(baselines);
 
@@ -75,6 +99,5 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
 
     Report.Load(settings.Concurrency, [login, me, healthz]);
     Report.Ratios(baselines, login, me, healthz, settings.Concurrency);
-    Report.ControlPlaneOutput(controlPlane);
-    return login.Timings.Count > 0 && me.Timings.Count > 0 && healthz.Timings.Count > 0 ? 0 : 1;
+    return login.Timings.Count > 0 && me.Timings.Count > 0 && healthz.Timings.Count > 0;
 }

@@ -1,22 +1,30 @@
-using System.Globalization;
 using System.Runtime.InteropServices;
+using static Automator67.Bench.Format;
 
 namespace Automator67.Bench;
 
 /// <summary>Prints the run: the machine, the baselines, the HTTP table, and the ratios between them (ratios travel between machines; absolute numbers do not).</summary>
 public static class Report
 {
-    static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
-
     /// <summary>Past this share of the machine taken by other processes, a scenario's figures are flagged as disturbed.</summary>
-    const double DisturbedShare = 0.15;
+    public const double DisturbedShare = 0.15;
 
     public static void Header(BenchSettings settings)
     {
-        Console.WriteLine($"Automator67 auth benchmark, run {settings.RunId}, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z");
+        Console.WriteLine($"Automator67 benchmark ({settings.Scenario.ToString().ToLowerInvariant()}), run {settings.RunId}, {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm}Z");
         Console.WriteLine($"machine   {Environment.ProcessorCount} cores ({CpuModel()}), {RuntimeInformation.OSDescription}, {RuntimeInformation.FrameworkDescription}, load average {MachineCpu.LoadAverage()} at start");
         Console.WriteLine($"build     {settings.Configuration}{(settings.Configuration == "Release" ? "" : " (not Release: the numbers are not representative)")}");
-        Console.WriteLine($"load      concurrency {settings.Concurrency}, warm-up {settings.Warmup.TotalSeconds:0} s and {settings.Duration.TotalSeconds:0} s measured per scenario, loopback; the bench shares the cores with the control plane");
+        Console.WriteLine($"load      warm-up {settings.Warmup.TotalSeconds:0} s and {settings.Duration.TotalSeconds:0} s measured per scenario, loopback; the bench shares the cores with what it measures");
+        if (settings.RunsAuth)
+        {
+            Console.WriteLine($"auth      concurrency {settings.Concurrency}");
+        }
+
+        if (settings.RunsRelay)
+        {
+            Console.WriteLine($"relay     1 relay, then {settings.Relays}; {settings.SendersPerRelay} closed-loop senders per relay");
+        }
+
         Console.WriteLine();
     }
 
@@ -76,7 +84,7 @@ public static class Report
         Console.WriteLine($"control plane log while measured: {lines} line(s) at Warning or above{(lines > 0 ? "; the last:" : "")}");
         foreach (var line in tail.TakeLast(10))
         {
-            Console.WriteLine($"  {(line.Length > 400 ? line[..400] + " …" : line)}");
+            Console.WriteLine($"  {Shorten(line)}");
         }
     }
 
@@ -85,22 +93,6 @@ public static class Report
 
     static void Row(string what, string samples, string median, string p99, string cpu, string rate) =>
         Console.WriteLine($"{what,-52}{samples,8}{median,11}{p99,11}{cpu,9}   {rate}");
-
-    static void Line(FormattableString text) => Console.WriteLine(text.ToString(Invariant));
-
-    /// <summary>Three significant figures or so, whatever the magnitude.</summary>
-    static string Ms(double ms) => !double.IsFinite(ms) ? "-" : ms.ToString(ms < 1 ? "0.000" : ms < 10 ? "0.00" : ms < 100 ? "0.0" : "0", Invariant);
-
-    /// <summary>Events per second for one event of <paramref name="ms"/> milliseconds.</summary>
-    static string Rate(double ms) => ms > 0 ? PerSecond(1000 / ms) : "-";
-
-    static string PerSecond(double rate) => double.IsFinite(rate) ? rate.ToString(rate < 100 ? "0.0" : "#,0", Invariant) : "-";
-
-    static string Percent(double share) => double.IsFinite(share) ? (share * 100).ToString("0", Invariant) + "%" : "-";
-
-    static string Count(int n) => n.ToString("#,0", Invariant);
-
-    static string X(double ratio) => !double.IsFinite(ratio) ? "-" : ratio.ToString(ratio < 10 ? "0.00" : "0.0", Invariant) + "×";
 
     static string CpuModel()
     {

@@ -47,7 +47,7 @@ public sealed class RunResources : IAsyncDisposable
         // Each part on its own: a failure to delete the queues must not leave the database behind.
         if (_databaseCreated)
         {
-            await Attempt("drop the database", async () =>
+            await Cleanup.AttemptAsync("drop the database", async () =>
             {
                 NpgsqlConnection.ClearAllPools();
                 await using var admin = NpgsqlDataSource.Create(_settings.Postgres);
@@ -56,7 +56,7 @@ public sealed class RunResources : IAsyncDisposable
             });
         }
 
-        await Attempt("delete the queues", async () =>
+        await Cleanup.AttemptAsync("delete the queues", async () =>
         {
             var service = new QueueServiceClient(_settings.Storage);
             await foreach (var queue in service.GetQueuesAsync(prefix: _settings.QueuePrefix))
@@ -64,24 +64,10 @@ public sealed class RunResources : IAsyncDisposable
                 await service.DeleteQueueAsync(queue.Name);
             }
         });
-        await Attempt("delete the key folder", () =>
+        await Cleanup.AttemptAsync("delete the key folder", () =>
         {
             Directory.Delete(KeyDirectory, recursive: true);
             return Task.CompletedTask;
         });
-    }
-
-    static async Task Attempt(string what, Func<Task> action)
-    {
-        try
-        {
-            await action();
-        }
-#pragma warning disable CA1031 // Cleanup reports and goes on: the next part must still be removed.
-        catch (Exception ex)
-#pragma warning restore CA1031
-        {
-            await Console.Error.WriteLineAsync($"bench: could not {what}: {ex.Message}");
-        }
     }
 }
