@@ -109,6 +109,9 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
             ["Nodes__CommandSigningKeyFile"] = CommandSigningKeyFile,
             ["Auth__AdminEmail"] = AdminEmail,
         };
+        // Every key file in the fixture's folder (unless a test names its own): a default is relative to the build
+        // output, which tests must not write to.
+        environment.TryAdd("TwoFactor__SecretKeyFile", Path.Combine(_keyDirectory, "two-factor-key.json"));
         return environment;
     }
 
