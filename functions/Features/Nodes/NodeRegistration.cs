@@ -10,6 +10,7 @@ public static class NodeRegistration
         services.AddSingleton<NodeStore>();
         services.AddSingleton<QueueCredentialIssuer>();
         services.AddSingleton<CommandSigningKeys>();
+        services.AddHostedService<SigningKeyRotation>();
         return services;
     }
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Auth.Tokens;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Automator67.Tests.Infrastructure;
@@ -99,6 +100,49 @@ public sealed class SigningKeyRingTests : IDisposable
 
         Assert.Contains("is damaged", error.Message, StringComparison.Ordinal);
         Assert.Contains("restore it from a backup", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task RunningProcess_RotatesBothRings_WhenTheirKeysGrowOld()
+    {
+        var ring = NewRing();
+        var nodeOptions = new Automator67.Functions.Features.Nodes.NodeOptions
+        {
+            CommandSigningKeyFile = Path.Combine(_dir, "keys", "command-signing-keys.json"),
+            CommandSigningKeyLifetime = TimeSpan.FromDays(30),
+        };
+        var commandKeys = new Automator67.Functions.Features.Nodes.CommandSigningKeys(Options.Create(nodeOptions), _time, new Env(_dir));
+        var services = new ServiceCollection()
+            .AddSingleton(ring)
+            .AddSingleton(commandKeys)
+            .BuildServiceProvider();
+        var (accessKid, commandKid) = (ring.Active.KeyId, commandKeys.Ring.Active.KeyId);
+        using var rotation = new Automator67.Functions.Features.Nodes.SigningKeyRotation(services, _time,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<Automator67.Functions.Features.Nodes.SigningKeyRotation>.Instance);
+        await rotation.StartAsync(TestContext.Current.CancellationToken);
+
+        // Hour by hour (the service's loop starts on its own thread, so its timer may start a little later) until past
+        // the keys' 30 days: the process never restarts, and both rings move on to a new key.
+        bool Rotated() => ring.Active.KeyId != accessKid && commandKeys.Ring.Active.KeyId != commandKid;
+        for (var hour = 0; hour < 40 * 24 && !Rotated(); hour++)
+        {
+            _time.Advance(Automator67.Functions.Features.Nodes.SigningKeyRotation.Interval);
+            await Task.Delay(1, TestContext.Current.CancellationToken);
+        }
+
+        await WaitUntilAsync(Rotated);
+        Assert.True(_time.GetUtcNow() >= new DateTimeOffset(2026, 12, 1, 0, 0, 0, TimeSpan.Zero), $"rotated early, at {_time.GetUtcNow():O}");
+        await rotation.StopAsync(TestContext.Current.CancellationToken);
+    }
+
+    static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        for (var i = 0; i < 200 && !condition(); i++)
+        {
+            await Task.Delay(10, TestContext.Current.CancellationToken);
+        }
+
+        Assert.True(condition());
     }
 
     sealed class Env(string root) : IHostEnvironment
