@@ -23,7 +23,7 @@ public sealed class NodeOptions : IValidatableObject
     [Required(ErrorMessage = "Setting Nodes__CommandSigningKeyFile is required.")]
     public string CommandSigningKeyFile { get; set; } = Path.Combine(".a67", "keys", "command-signing-keys.json");
 
-    /// <summary>A command-signing key older than this is replaced at start. Default: 30 days.</summary>
+    /// <summary>A command-signing key older than this is replaced (checked at start and every hour). Default: 30 days.</summary>
     [Range(typeof(TimeSpan), "01:00:00", "365.00:00:00", ErrorMessage = "Setting Nodes__CommandSigningKeyLifetime must be between 01:00:00 and 365.00:00:00.")]
     public TimeSpan CommandSigningKeyLifetime { get; set; } = TimeSpan.FromDays(30);
 
