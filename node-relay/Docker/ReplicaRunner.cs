@@ -188,13 +188,12 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
             }
 
             var protocol = parts.Length > 1 ? parts[1] : "tcp";
-            foreach (var binding in bindings ?? [])
+            // An automatic port may differ between the IPv4 and IPv6 bindings: report one, the IPv4 one when there is one.
+            var chosen = (bindings ?? []).OrderBy(b => b.HostIP?.Contains(':', StringComparison.Ordinal) == true ? 1 : 0)
+                .FirstOrDefault(b => int.TryParse(b.HostPort, System.Globalization.CultureInfo.InvariantCulture, out _));
+            if (chosen is not null)
             {
-                if (int.TryParse(binding.HostPort, System.Globalization.CultureInfo.InvariantCulture, out var hostPort)
-                    && !ports.Exists(p => p.ContainerPort == containerPort && p.HostPort == hostPort && p.Protocol == protocol))
-                {
-                    ports.Add(new Contracts.Relay.PortBinding(containerPort, hostPort, protocol));
-                }
+                ports.Add(new Contracts.Relay.PortBinding(containerPort, int.Parse(chosen.HostPort, System.Globalization.CultureInfo.InvariantCulture), protocol));
             }
         }
 
