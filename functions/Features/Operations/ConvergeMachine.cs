@@ -101,7 +101,7 @@ public static class ConvergeMachine
             }
         }
 
-        foreach (var replica in current.Where(r => r.CommandId is null && Due(r.NextAt, now)))
+        foreach (var replica in current.Where(r => r.CommandId is null && !SentNow(ctx, r) && Due(r.NextAt, now)))
         {
             switch (replica.State)
             {
@@ -125,7 +125,7 @@ public static class ConvergeMachine
             Retire(ctx, replica, $"replaced by release {target?.Number.ToString(CultureInfo.InvariantCulture) ?? "(none)"}");
         }
 
-        foreach (var replica in ctx.Replicas.Where(r => r.State == ReplicaStates.Removing && r.CommandId is null && Due(r.NextAt, now)))
+        foreach (var replica in ctx.Replicas.Where(r => r.State == ReplicaStates.Removing && r.CommandId is null && !SentNow(ctx, r) && Due(r.NextAt, now)))
         {
             SendRemove(ctx, replica);
         }
@@ -400,8 +400,9 @@ public static class ConvergeMachine
         {
             SendRun(ctx, target, replica);
         }
-        else if (pull.State == PullStates.Pulling && pull.CommandId is null && Due(pull.NextAt, ctx.Now))
+        else if (pull.State == PullStates.Pulling && pull.CommandId is null && pull.CommandSentAt != ctx.Now && Due(pull.NextAt, ctx.Now))
         {
+            // (CommandSentAt is now when another replica on this node sent the pull in this same advance.)
             pull.Attempts++;
             pull.CommandSentAt = ctx.Now;
             pull.NextAt = null;
@@ -685,4 +686,7 @@ public static class ConvergeMachine
     static int Bump(OperationRow op, string step) => op.Attempts[step] = op.Attempts.GetValueOrDefault(step) + 1;
 
     static bool Due(DateTimeOffset? at, DateTimeOffset now) => at is null || at <= now;
+
+    // A command sent in this advance has no id until the engine records it: never send a second one meanwhile.
+    static bool SentNow(AdvanceContext ctx, ReplicaRow replica) => replica.CommandSentAt == ctx.Now;
 }

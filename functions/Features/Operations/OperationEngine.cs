@@ -72,9 +72,12 @@ public sealed partial class OperationEngine(
                 ctx.Outgoing[i].Sent(signed[i].CommandId);
             }
 
-            if (op.WakeAt is { } wake && (op.ScheduledWakeAt is not { } scheduled || wake < scheduled || scheduled <= now))
+            // Hangfire's scheduler works in whole seconds and may run a job up to a second before its time: the wake-up
+            // goes at the next whole second, so it never comes before what it wakes for (and finds nothing due).
+            if (op.WakeAt is { } wake && WholeSecondAfter(wake) is var wakeJobAt
+                && (op.ScheduledWakeAt is not { } scheduled || wakeJobAt < scheduled || scheduled <= now))
             {
-                op.ScheduledWakeAt = schedule = wake;
+                op.ScheduledWakeAt = schedule = wakeJobAt;
             }
 
             await SaveReplicasAsync(connection, transaction, replicas.Where(r => r.Changed), ct);
@@ -417,6 +420,9 @@ public sealed partial class OperationEngine(
         command.Parameters.Add(Nullable("finished", NpgsqlDbType.TimestampTz, op.FinishedAt));
         await command.ExecuteNonQueryAsync(ct);
     }
+
+    static DateTimeOffset WholeSecondAfter(DateTimeOffset time) =>
+        new DateTimeOffset(time.Ticks - (time.Ticks % TimeSpan.TicksPerSecond), time.Offset).AddSeconds(1);
 
     static NpgsqlParameter Nullable<T>(string name, NpgsqlDbType type, T? value) =>
         new(name, type) { Value = value is null ? DBNull.Value : value };
