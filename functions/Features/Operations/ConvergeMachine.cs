@@ -635,7 +635,8 @@ public static class ConvergeMachine
         var times = new List<DateTimeOffset> { ctx.Operation.Deadline };
         foreach (var replica in ctx.Replicas.Where(r => r.IsLive))
         {
-            if (replica.CommandId is not null && replica.CommandSentAt is { } sent)
+            // A command sent in this advance has no id yet, but its timeout is a wake-up all the same.
+            if ((replica.CommandId is not null || SentNow(ctx, replica)) && replica.CommandSentAt is { } sent)
             {
                 times.Add(sent + TimeoutOf(ctx, replica));
             }
@@ -647,7 +648,7 @@ public static class ConvergeMachine
 
         foreach (var pull in ctx.Pulls.Where(p => p.State == PullStates.Pulling))
         {
-            if (pull.CommandId is not null && pull.CommandSentAt is { } sent)
+            if ((pull.CommandId is not null || pull.CommandSentAt == ctx.Now) && pull.CommandSentAt is { } sent)
             {
                 times.Add(sent + ctx.Options.PullTimeout);
             }
