@@ -94,8 +94,26 @@ public static class Placement
             return $"{prefix}: not enough CPU (resources.cpus {cpus.ToString(CultureInfo.InvariantCulture)} per replica; the most free on a node is {most.ToString(CultureInfo.InvariantCulture)}).";
         }
 
-        var free = state.Max(s => s.Node.MemoryBytes - s.ReservedMemory) / (1024 * 1024);
-        return $"{prefix}: not enough memory (resources.memoryMiB {memory / (1024 * 1024)} per replica; the most free on a node is {free} MiB).";
+        if (state.All(s => s.ReservedMemory + memory > s.Node.MemoryBytes))
+        {
+            var free = state.Max(s => s.Node.MemoryBytes - s.ReservedMemory) / (1024 * 1024);
+            return $"{prefix}: not enough memory (resources.memoryMiB {memory / (1024 * 1024)} per replica; the most free on a node is {free} MiB).";
+        }
+
+        // No single shortage explains it (one node lacks CPU, another memory or the port): say what each lacks.
+        var lacking = new List<string>();
+        AddLack(lacking, state.Count(s => ports.Any(s.HostPorts.Contains)), $"host port {string.Join(", ", ports)} taken");
+        AddLack(lacking, state.Count(s => s.ReservedCpus + cpus > s.Node.Cpus), $"not enough CPU (resources.cpus {cpus.ToString(CultureInfo.InvariantCulture)} per replica)");
+        AddLack(lacking, state.Count(s => s.ReservedMemory + memory > s.Node.MemoryBytes), $"not enough memory (resources.memoryMiB {memory / (1024 * 1024)} per replica)");
+        return $"{prefix}: every eligible node lacks something: {string.Join("; ", lacking)}.";
+    }
+
+    static void AddLack(List<string> lacking, int nodes, string what)
+    {
+        if (nodes > 0)
+        {
+            lacking.Add($"{what} on {nodes} node{(nodes > 1 ? "s" : "")}");
+        }
     }
 
     sealed class Slot(PlacementNode node)
