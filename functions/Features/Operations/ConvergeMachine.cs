@@ -342,9 +342,27 @@ public static class ConvergeMachine
     static string? PlaceReplicas(AdvanceContext ctx, Release target, int count, List<ReplicaRow> current)
     {
         var op = ctx.Operation;
-        var placed = Placement.Place(count, target.Spec, ctx.Nodes);
+        var nodes = NodesNow(ctx);
+        var placed = Placement.Place(count, target.Spec, nodes);
+        // As many as fit: a surge of 2 where one fits still moves, and so does a rollback whose new replicas hold room.
+        for (var fewer = count - 1; placed.Nodes is null && fewer > 0; fewer--)
+        {
+            if (Placement.Place(fewer, target.Spec, nodes) is { Nodes: not null } some)
+            {
+                placed = some;
+            }
+        }
+
         if (placed.Nodes is null)
         {
+            if (ctx.Replicas.Any(r => r.IsLive && r.State != ReplicaStates.Healthy))
+            {
+                // Not a failure yet: replicas still on their way in or out change the room (an old one goes once a new
+                // one is healthy), and each of their results advances the operation again. It counts once all settle,
+                // and only wake-ups retry it then, after their delays.
+                return null;
+            }
+
             var attempts = Bump(op, OperationSteps.Place);
             ctx.Record(HistoryTypes.Result, OperationSteps.Place, $"placement failed: {placed.Problem}");
             if (attempts >= ctx.Options.MaxAttempts)
@@ -356,6 +374,8 @@ public static class ConvergeMachine
             return null;
         }
 
+        // Attempts count failures in a row: an earlier replica's wait for room does not shorten this one's.
+        op.Attempts.Remove(OperationSteps.Place);
         var taken = ctx.Replicas.Where(r => r.IsLive && r.ReleaseId == target.Id).Select(r => r.Slot).ToHashSet();
         var slot = 0;
         foreach (var node in placed.Nodes)
@@ -385,6 +405,25 @@ public static class ConvergeMachine
         }
 
         return null;
+    }
+
+    /// <summary>The nodes as loaded, with the room of replicas removed in this advance (after the load) given back.</summary>
+    static IReadOnlyList<PlacementNode> NodesNow(AdvanceContext ctx)
+    {
+        var removed = ctx.Replicas.Where(r => r.State == ReplicaStates.Removed).ToList();
+        return removed.Count == 0 ? ctx.Nodes : [.. ctx.Nodes.Select(node =>
+        {
+            var gone = removed.Where(r => r.NodeId == node.Id).Select(r => ctx.Releases[r.ReleaseId].Spec).ToList();
+            return gone.Count == 0 ? node : node with
+            {
+                ReservedCpus = node.ReservedCpus - gone.Sum(s => s.Resources?.Cpus ?? 0m),
+                ReservedMemoryBytes = node.ReservedMemoryBytes - gone.Sum(s => (s.Resources?.MemoryMiB ?? 0) * 1024L * 1024L),
+                AppReplicas = node.AppReplicas - gone.Count,
+                Replicas = node.Replicas - gone.Count,
+                HostPortsInUse = node.HostPortsInUse.Except(gone.SelectMany(s => s.Ports ?? []).Where(p => p.HostPort is not null)
+                    .Select(p => Placement.PortKey(p.HostPort!.Value, p.Protocol))).ToHashSet(),
+            };
+        })];
     }
 
     static void PullOrRun(AdvanceContext ctx, Release target, ReplicaRow replica)
