@@ -213,6 +213,15 @@ public sealed class OperationStore(NpgsqlDataSource dataSource, IOptions<Operati
             await reset.ExecuteNonQueryAsync(ct);
         }
 
+        // A pull that ran out of attempts stays Failed, and nothing sends a Failed pull again: its replicas would wait.
+        await using (var pulls = new NpgsqlCommand("""
+            UPDATE a67.operation_pulls SET state = 'Pulling', attempts = 0, command_id = NULL, next_at = NULL WHERE operation_id = @id AND state = 'Failed'
+            """, connection, transaction))
+        {
+            pulls.Parameters.AddWithValue("id", id);
+            await pulls.ExecuteNonQueryAsync(ct);
+        }
+
         await OperationHistory.AppendAsync(connection, transaction, id, [new HistoryEntry(now, HistoryTypes.Retried, null, "retried on request: attempts start again")], ct);
         await transaction.CommitAsync(ct);
         return OperationChange.Done;
