@@ -220,9 +220,9 @@ sealed class ConvergeHarness
     /// <summary>
     /// A relay that does everything asked and an engine that advances on each result and each wake-up, until the
     /// operation ends (or <paramref name="until"/> holds); <paramref name="check"/> runs after every advance, and
-    /// <paramref name="failProbe"/> picks the probes that fail. Returns the number of advances so far.
+    /// <paramref name="fail"/> picks the commands that fail. Returns the number of advances so far.
     /// </summary>
-    public int RunToEnd(Action? check = null, Func<SentCommand, bool>? failProbe = null, Func<bool>? until = null)
+    public int RunToEnd(Action? check = null, Func<SentCommand, bool>? fail = null, Func<bool>? until = null)
     {
         for (var i = 0; i < 500 && OperationStatuses.IsActive(Operation.Status) && until?.Invoke() != true; i++)
         {
@@ -230,9 +230,14 @@ sealed class ConvergeHarness
             if (next is not null)
             {
                 Now += TimeSpan.FromMilliseconds(100);
-                if (next.Request.Kind == CommandKinds.Probe && failProbe?.Invoke(next) == true)
+                if (fail?.Invoke(next) == true)
                 {
-                    Fail(next, "connection refused");
+                    Fail(next, next.Request.Kind switch
+                    {
+                        CommandKinds.Probe => "connection refused",
+                        CommandKinds.PullImage => "manifest unknown",
+                        _ => "engine unavailable",
+                    });
                 }
                 else
                 {

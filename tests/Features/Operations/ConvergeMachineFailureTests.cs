@@ -196,7 +196,7 @@ public sealed class ConvergeMachineFailureTests
         var v1 = world.AddRelease(ConvergeHarness.Spec("v1", 1, check));
         world.Begin(v1, 1);
 
-        world.RunToEnd(failProbe: _ => true, until: () => world.Operation.Status == OperationStatuses.RollingBack);
+        world.RunToEnd(fail: c => c.Request.Kind == CommandKinds.Probe, until: () => world.Operation.Status == OperationStatuses.RollingBack);
 
         var startedAt = world.Replicas.Single().StartedAt!.Value;
         var failures = world.History.Where(h => h.Step == OperationSteps.Health && h.Message.Contains("probe failed", StringComparison.Ordinal)).ToList();
@@ -208,6 +208,28 @@ public sealed class ConvergeMachineFailureTests
         Assert.Equal(OperationStatuses.RollingBack, world.Operation.Status);
         Assert.Equal("replica 0 of release 1 on node a did not become healthy: 2 probes failed, the last with: connection refused", world.Operation.Reason);
         Assert.Equal(failures.Count, world.Operation.Attempts[OperationSteps.Health]);
+    }
+
+    [Fact]
+    public void PullFailingOnTheWayBack_EndsFailed_WithThePullFailedAndItsReplicaPlaced()
+    {
+        _ = TestEnvironment.TimeCap();
+        var world = new ConvergeHarness();
+        var v1 = world.AddRelease(ConvergeHarness.Spec("v1", 1));
+        var v2 = world.AddRelease(ConvergeHarness.Spec("v2", 1, rollout: new(0, 1)));
+        world.Running(v1, 1);
+        world.Begin(v2, 1);
+
+        // v1 goes first to make room; v2 never becomes healthy; going back, v1's image cannot be pulled any more.
+        world.RunToEnd(fail: c => c.Request.Kind == CommandKinds.Probe
+            || (c.Request.Kind == CommandKinds.PullImage && ConvergeHarness.Body(c, RelayJsonContext.Default.PullImageBody).Image.EndsWith(":v1", StringComparison.Ordinal)));
+
+        Assert.Equal(OperationStatuses.Failed, world.Operation.Status);
+        Assert.Contains("rolling back failed too: pulling 127.0.0.1:5000/a67/sample:v1 on node ", world.Operation.Reason, StringComparison.Ordinal);
+        var pull = world.Pulls.Single(p => p.ReleaseId == v1.Id);
+        Assert.Equal((PullStates.Failed, 3), (pull.State, pull.Attempts));
+        var waiting = world.Live(v1).Single();
+        Assert.Equal((ReplicaStates.Placed, pull.NodeId), (waiting.State, waiting.NodeId));
     }
 
     [Fact]
