@@ -203,18 +203,9 @@ public static class ConvergeMachine
                     replica.Ports = started?.Ports ?? [];
                     replica.StartedAt = now;
                     replica.LastError = null;
-                    if (release.Spec.HealthCheck is { } check)
-                    {
-                        replica.State = ReplicaStates.Started;
-                        replica.NextAt = now + TimeSpan.FromSeconds(Math.Min(1, check.IntervalSeconds));
-                        ctx.Record(type, OperationSteps.Start, $"{what} started");
-                    }
-                    else
-                    {
-                        replica.State = ReplicaStates.Healthy;
-                        replica.HealthyAt = now;
-                        ctx.Record(type, OperationSteps.Start, $"{what} started (no health check: running counts as healthy)");
-                    }
+                    ctx.Record(type, OperationSteps.Start, AwaitHealth(replica, release, now)
+                        ? $"{what} started"
+                        : $"{what} started (no health check: running counts as healthy)");
 
                     break;
 
@@ -280,17 +271,7 @@ public static class ConvergeMachine
                     replica.StartedAt = now;
                     replica.ProbeFailures = 0;
                     replica.LastError = null;
-                    if (release.Spec.HealthCheck is { } restartCheck)
-                    {
-                        replica.State = ReplicaStates.Started;
-                        replica.NextAt = now + TimeSpan.FromSeconds(Math.Min(1, restartCheck.IntervalSeconds));
-                    }
-                    else
-                    {
-                        replica.State = ReplicaStates.Healthy;
-                        replica.HealthyAt = now;
-                    }
-
+                    AwaitHealth(replica, release, now);
                     ctx.Record(type, OperationSteps.Restart, $"{what} restarted");
                     break;
 
@@ -724,6 +705,21 @@ public static class ConvergeMachine
     static TimeSpan ProbeTimeout(ReleaseHealthCheck check) => TimeSpan.FromSeconds(check.TimeoutSeconds + 30);
 
     static int Bump(OperationRow op, string step) => op.Attempts[step] = op.Attempts.GetValueOrDefault(step) + 1;
+
+    /// <summary>A replica that has just (re)started: probed from a second on, or healthy at once without a health check. True when it will be probed.</summary>
+    static bool AwaitHealth(ReplicaRow replica, Release release, DateTimeOffset now)
+    {
+        if (release.Spec.HealthCheck is { } check)
+        {
+            replica.State = ReplicaStates.Started;
+            replica.NextAt = now + TimeSpan.FromSeconds(Math.Min(1, check.IntervalSeconds));
+            return true;
+        }
+
+        replica.State = ReplicaStates.Healthy;
+        replica.HealthyAt = now;
+        return false;
+    }
 
     static bool Due(DateTimeOffset? at, DateTimeOffset now) => at is null || at <= now;
 
