@@ -2,7 +2,7 @@ using static Automator67.Bench.Format;
 
 namespace Automator67.Bench;
 
-/// <summary>Prints the deploy workload: Automator67 beside Swarm per size, and where the time and the CPU went.</summary>
+/// <summary>Prints the deploy workload: Automator67 beside Swarm per size, where the time and the CPU went, and the engine's ceiling.</summary>
 public static class DeployReport
 {
     public static void Print(DeployResult result)
@@ -60,6 +60,30 @@ public static class DeployReport
         foreach (var line in result.LastRelayProblems)
         {
             Console.WriteLine($"    {Shorten(line)}");
+        }
+
+        Console.WriteLine();
+        Ceiling(result.Ceiling);
+    }
+
+    static void Ceiling(CeilingResult c)
+    {
+        var n = c.Counts;
+        var steps = (double)n.Steps;
+        Console.WriteLine($"engine ceiling: orchestration steps with the Docker work taken out ({EngineCeiling.Nodes} stub relays answering every command at once;");
+        Console.WriteLine($"  {EngineCeiling.Apps} loops, each creating an app, deploying {EngineCeiling.Replicas} replicas and removing it; {c.Seconds:0.#} s counted after {c.Warmup.TotalSeconds:0} s)");
+        Line($"  steps (commands sent, answered, applied and advanced on)  {PerSecond(n.Steps / c.Seconds)}/s: {string.Join(", ", n.StepsByKind.OrderBy(k => k.Key, StringComparer.Ordinal).Select(k => $"{k.Key} {k.Value}"))}; {n.FailedSteps} failed");
+        Line($"  advances (step-machine transactions)  about {PerSecond((n.Steps + n.WakeUps) / c.Seconds)}/s: one per applied result, plus {n.WakeUps} scheduled or first advances");
+        Line($"  operations  {PerSecond((n.Deploys + n.Removes) / c.Seconds)}/s succeeded ({n.Deploys} deploys, {n.Removes} removes, {n.FailedOperations} not succeeded); replicas healthy {PerSecond(n.HealthyReplicas / c.Seconds)}/s");
+        var failed = c.CycleFailures.Values.Sum();
+        Line($"  cycles (create, deploy, remove) that ended: {c.Cycles.Count}, p50 {c.Cycles.P50 / 1000:0.0} s, {failed} failed{(failed > 0 ? ": " + string.Join(", ", c.CycleFailures.Select(f => $"{Shorten(f.Key, 120)} x{f.Value}")) : "")}");
+        var u = c.Cpu;
+        Line($"  CPU ms per step: control plane {Ms(u.ControlPlane / steps)}, PostgreSQL {Ms(u.Database / steps)}, Azurite {Ms(u.Azurite / steps)}, bench (stub relays, load, watch) {Ms(u.Bench / steps)}, rest {Ms(u.Rest / steps)}; machine {Percent(u.Share(u.Parties.Where(double.IsFinite).Sum() + u.Rest))} busy");
+        var engine = (u.ControlPlane + u.Database) / steps;
+        Line($"  the engine's own cost: control plane + PostgreSQL = {Ms(engine)} ms of CPU per step: at most {Rate(engine)}/s per core, {Rate(engine / Environment.ProcessorCount)}/s on {Environment.ProcessorCount} cores with nothing else running");
+        if (c.StubFailures > 0)
+        {
+            Console.WriteLine($"  the stub relays' queue calls failed {c.StubFailures} time(s), each retried; the last: {Shorten(c.LastStubFailure ?? "")}");
         }
 
         Console.WriteLine();

@@ -6,7 +6,8 @@ namespace Automator67.Bench;
 /// <summary>
 /// Issue 5's benchmark: the time from <c>POST /api/apps/{id}/deployments</c> until every replica is healthy, for each
 /// of --sizes (1, 10, 50 replicas) over <see cref="Relays"/> real relays on this host's Engine, beside Docker Swarm
-/// deploying the same image with the same health check on the same Engine, in the same run. Steps:
+/// deploying the same image with the same health check on the same Engine, in the same run; then the engine's own
+/// ceiling with the Docker work taken out (<see cref="EngineCeiling"/>). Steps:
 /// 1. sign up an account; a bridge network for the run's replicas; enrol and start the relays (each with
 ///    <c>Relay__BridgeNetwork</c> set to it, otherwise their defaults) and wait until all four nodes are Ready;
 /// 2. join or make a swarm (<see cref="DockerSwarm"/>); if Swarm cannot run here, say why and measure only Automator67;
@@ -15,7 +16,7 @@ namespace Automator67.Bench;
 /// 4. for each size: Automator67 deploys, then removes the app (checking the Engine has none of its containers left);
 ///    then Swarm creates the service (given twice Automator67's time, at least 30 s, to have every task healthy),
 ///    then removes it (waiting until its containers are gone); each side's CPU by party is read over its deploy;
-/// 5. dispose: swarm left as found, relays stopped, the run's containers and network removed.
+/// 5. the ceiling; 6. dispose: swarm left as found, relays stopped, the run's containers and network removed.
 /// </summary>
 public static class DeployWorkload
 {
@@ -32,7 +33,7 @@ public static class DeployWorkload
     /// <summary>Between two measured deploys: the Engine's work for the last one (removals) has ended, its echoes have not.</summary>
     static readonly TimeSpan Settle = TimeSpan.FromSeconds(1);
 
-    public static async Task<DeployResult> RunAsync(BenchSettings settings, ControlPlaneProcess controlPlane, HttpClient http, CancellationToken ct)
+    public static async Task<DeployResult> RunAsync(BenchSettings settings, RunResources resources, ControlPlaneProcess controlPlane, HttpClient http, CancellationToken ct)
     {
         var owner = await BenchApi.SignUpAsync(http, settings.RunId, "deploys", ct);
         await using var network = await ReplicaNetwork.CreateAsync(settings, ct);
@@ -91,8 +92,9 @@ public static class DeployWorkload
             rows.Add(new DeployRow(size, ourTiming, await TheirsAsync($"a67b-{settings.RunId}-{size}", size, limit)));
         }
 
+        var ceiling = await EngineCeiling.RunAsync(settings, resources, controlPlane, http, ct);
         var problems = fleet.Relays.Select(r => r.Process?.Problems ?? (0, [])).ToList();
-        return new DeployResult(rows, new DeployRow(Relays, warmup.Ours, warmup.Theirs), swarm.Problem, swarm.Initialised, leftBehind,
+        return new DeployResult(rows, new DeployRow(Relays, warmup.Ours, warmup.Theirs), swarm.Problem, swarm.Initialised, leftBehind, ceiling,
             problems.Sum(p => p.Count), [.. problems.SelectMany(p => p.Last).TakeLast(5)]);
     }
 }
@@ -111,5 +113,6 @@ public sealed record DeployResult(
     string? SwarmProblem,
     bool SwarmInitialised,
     IReadOnlyList<string> LeftBehind,
+    CeilingResult Ceiling,
     int RelayProblems,
     IReadOnlyList<string> LastRelayProblems);

@@ -6,8 +6,9 @@ using Npgsql;
 // beside the cost of one password hash and one token validation measured in the same run. relay: a command's round
 // trip through real relays (1, then several on one host), beside the raw Docker Engine time of the same work, and the
 // relays' CPU and memory at rest. deploy: deployments of 1, 10 and 50 replicas over four relays beside Docker Swarm
-// on the same Engine. It prints and asserts nothing; it exits non-zero only when it could not run (no database, a
-// control plane that does not start, a relay that cannot enrol, a scenario with no successful answer).
+// on the same Engine, and the operation engine's ceiling with the Docker work taken out. It prints and asserts
+// nothing; it exits non-zero only when it could not run (no database, a control plane that does not start, a relay
+// that cannot enrol, a scenario with no successful answer).
 var settings = BenchSettings.From(args, out var problem);
 if (settings is null)
 {
@@ -85,9 +86,9 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
 
     if (settings.RunsDeploy)
     {
-        var deploy = await DeployWorkload.RunAsync(settings, controlPlane, http, ct);
+        var deploy = await DeployWorkload.RunAsync(settings, resources, controlPlane, http, ct);
         DeployReport.Print(deploy);
-        answered &= deploy.Rows.Any(r => r.Ours.Failure is null);
+        answered &= deploy.Rows.Any(r => r.Ours.Failure is null) && deploy.Ceiling.Counts.Steps > 0;
     }
 
     Report.ControlPlaneOutput(controlPlane);

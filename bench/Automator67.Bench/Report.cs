@@ -27,7 +27,7 @@ public static class Report
 
         if (settings.RunsDeploy)
         {
-            Console.WriteLine($"deploy    {string.Join(", ", settings.Sizes)} replicas over {DeployWorkload.Relays} relays, each beside Docker Swarm");
+            Console.WriteLine($"deploy    {string.Join(", ", settings.Sizes)} replicas over {DeployWorkload.Relays} relays, each beside Docker Swarm; ceiling: {EngineCeiling.Apps} apps over {EngineCeiling.Nodes} stub relays");
         }
 
         Console.WriteLine();
