@@ -51,7 +51,19 @@ public sealed class ReplicaNetwork : IAsyncDisposable
                 await _docker.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true });
             }
 
-            await _docker.Networks.DeleteNetworkAsync(Name);
+            // The Engine may still be letting go of the endpoints of containers removed a moment ago.
+            for (var attempt = 1; ; attempt++)
+            {
+                try
+                {
+                    await _docker.Networks.DeleteNetworkAsync(Name);
+                    return;
+                }
+                catch (DockerApiException ex) when (attempt < 5 && ex.ResponseBody?.Contains("active endpoints", StringComparison.Ordinal) == true)
+                {
+                    await Task.Delay(TimeSpan.FromSeconds(1));
+                }
+            }
         });
         _docker.Dispose();
     }
