@@ -102,6 +102,9 @@ public sealed class AppDeployments(BenchApi api, string image)
 /// </summary>
 public sealed record DeployTiming(int Replicas, string? Failure, TimeSpan Healthy, TimeSpan? LastRunning, TimeSpan? LastHealthy, TimeSpan? Finished, int? Commands)
 {
+    /// <summary>The side ran out of the time it was given (Swarm past its limit): <see cref="Healthy"/> is then a lower bound.</summary>
+    public bool TimedOut { get; init; }
+
     /// <summary>Tasks Swarm started beyond N (a task that failed and was replaced).</summary>
     public int ExtraTasks { get; init; }
 

@@ -21,7 +21,7 @@ public static class DeployReport
         Console.WriteLine($"  {"replicas",8}{"Automator67 s",15}{"Swarm s",10}{"ratio",9}");
         foreach (var row in result.Rows)
         {
-            var ratio = row.Ours.Failure is null && row.Theirs is { Failure: not null } theirs ? $"< {X(row.Ours.Healthy / theirs.Healthy)}" : X(row.Ratio);
+            var ratio = row.Ours.Failure is null && row.Theirs is { TimedOut: true } theirs ? $"< {X(row.Ours.Healthy / theirs.Healthy)}" : X(row.Ratio);
             Line($"  {row.Replicas,8}{Seconds(row.Ours),15}{Seconds(row.Theirs),10}{ratio,9}");
         }
 
@@ -101,8 +101,9 @@ public static class DeployReport
         Line($"  {what,-22}{Sec(u.Relays),8:0.00}{Sec(u.ControlPlane),9:0.00}{Sec(u.Database),10:0.00}{Sec(u.Engine),8:0.00}{Sec(u.Azurite),9:0.00}{Sec(u.Bench),7:0.00}{Sec(u.Rest),7:0.00}{Sec(all),7:0.00}{Percent(u.Share(all)),6}");
     }
 
-    /// <summary>A failed side shows how long it had: Swarm past its limit is "> 60", and the ratio a bound.</summary>
-    static string Seconds(DeployTiming? timing) => timing is null ? "-" : timing.Failure is not null ? $"> {S(timing.Healthy)}" : S(timing.Healthy);
+    /// <summary>A side past its time limit shows how long it had ("> 42.1"), and the ratio becomes a bound; another failure is "failed".</summary>
+    static string Seconds(DeployTiming? timing) =>
+        timing is null ? "-" : timing.TimedOut ? $"> {S(timing.Healthy)}" : timing.Failure is not null ? "failed" : S(timing.Healthy);
 
     static string S(TimeSpan? time) => time is { } t ? t.TotalSeconds.ToString(t.TotalSeconds < 10 ? "0.00" : "0.0", Invariant) : "-";
 

@@ -73,7 +73,7 @@ public sealed class SwarmServices(DockerSwarm swarm, BenchSettings settings, str
                 // Tasks beyond N are replacements: a task whose container failed its health check is killed and started anew.
                 var tasks = await swarm.Docker.Tasks.ListAsync(new TasksListParameters { Filters = Filter("service", service) }, ct);
                 var failure = healthy >= replicas ? null : $"not all {replicas} tasks healthy at once within {limit.TotalSeconds:0} s (at most {mostHealthy} were)";
-                return (service, new DeployTiming(replicas, failure, elapsed, running, failure is null ? elapsed : null, null, null) { ExtraTasks = Math.Max(0, tasks.Count - replicas) });
+                return (service, new DeployTiming(replicas, failure, elapsed, running, failure is null ? elapsed : null, null, null) { ExtraTasks = Math.Max(0, tasks.Count - replicas), TimedOut = failure is not null });
             }
 
             await Task.Delay(AppDeployments.PollInterval, ct);
