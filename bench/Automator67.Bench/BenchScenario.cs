@@ -6,4 +6,5 @@ public enum BenchScenario
     All,
     Auth,
     Relay,
+    Deploy,
 }

@@ -20,15 +20,19 @@ public sealed record BenchSettings(
     int Concurrency,
     int Relays,
     int SendersPerRelay,
+    IReadOnlyList<int> Sizes,
     TimeSpan Warmup,
     TimeSpan Duration)
 {
     public const string Usage = """
-        usage: Automator67.Bench [--scenario auth|relay|all] [--concurrency N] [--relays N] [--senders N] [--warmup SECONDS] [--duration SECONDS]
-          --scenario     auth (login, /me, /healthz), relay (command round trips through real relays), or all (default)
+        usage: Automator67.Bench [--scenario auth|relay|deploy|all] [--concurrency N] [--relays N] [--senders N] [--sizes N,N,...]
+                                 [--warmup SECONDS] [--duration SECONDS]
+          --scenario     auth (login, /me, /healthz), relay (command round trips through real relays), deploy (deployments
+                         over 4 relays beside Docker Swarm, and the engine's ceiling), or all (default)
           --concurrency  auth: requests in flight at once, per scenario (default 16, at most 256)
           --relays       relay: relays on this host in the second phase; the first has one (default 8, at most 32)
           --senders      relay: closed-loop command senders per relay (default 4, the relay's Relay__MaxConcurrentCommands)
+          --sizes        deploy: the replica counts deployed, each by Automator67 and by Swarm (default 1,10,50; each 1-100)
           --warmup       unmeasured load before each scenario (default 3 s, at most 60)
           --duration     measured load per scenario (default 10 s, at most 600)
         environment: A67_POSTGRES, A67_STORAGE, A67_DOCKER_ENDPOINT, A67_SAMPLE_IMAGE (default: the local stack),
@@ -47,11 +51,14 @@ public sealed record BenchSettings(
 
     public bool RunsRelay => Scenario is BenchScenario.All or BenchScenario.Relay;
 
+    public bool RunsDeploy => Scenario is BenchScenario.All or BenchScenario.Deploy;
+
     /// <summary>Reads the command line; returns null with a message when it does not parse.</summary>
     public static BenchSettings? From(string[] args, out string? problem)
     {
         problem = null;
         int concurrency = 16, relays = 8, senders = 4, warmup = 3, duration = 10;
+        int[] sizes = [1, 10, 50];
         var scenario = BenchScenario.All;
         for (var i = 0; i < args.Length; i++)
         {
@@ -59,13 +66,17 @@ public sealed record BenchSettings(
             var value = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : (int?)null;
             switch (args[i])
             {
-                case "--scenario" when text is "auth" or "relay" or "all":
+                case "--scenario" when text is "auth" or "relay" or "deploy" or "all":
                     scenario = text switch
                     {
                         "auth" => BenchScenario.Auth,
                         "relay" => BenchScenario.Relay,
+                        "deploy" => BenchScenario.Deploy,
                         _ => BenchScenario.All,
                     };
+                    break;
+                case "--sizes" when ParseSizes(text) is { } parsedSizes:
+                    sizes = parsedSizes;
                     break;
                 case "--concurrency" when value is >= 1 and <= 256:
                     concurrency = value.Value;
@@ -113,8 +124,17 @@ public sealed record BenchSettings(
             concurrency,
             relays,
             senders,
+            sizes,
             TimeSpan.FromSeconds(warmup),
             TimeSpan.FromSeconds(duration));
+    }
+
+    /// <summary>A comma-separated list of replica counts, each 1-100 (the spec's limit), at most 8 of them.</summary>
+    static int[]? ParseSizes(string? text)
+    {
+        var parts = (text ?? "").Split(',');
+        var sizes = parts.Select(p => int.TryParse(p, NumberStyles.None, CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 100 ? n : 0).ToArray();
+        return sizes.Length is >= 1 and <= 8 && sizes.All(n => n > 0) ? sizes : null;
     }
 
     static string Get(string name, string fallback) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } value ? value : fallback;

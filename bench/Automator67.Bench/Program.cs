@@ -2,11 +2,13 @@ using System.Runtime.InteropServices;
 using Automator67.Bench;
 using Npgsql;
 
-// Issue 3's and issue 4's benchmarks against the real control plane. auth: login and authenticated-request throughput,
+// Issue 3's, 4's and 5's benchmarks against the real control plane. auth: login and authenticated-request throughput,
 // beside the cost of one password hash and one token validation measured in the same run. relay: a command's round
 // trip through real relays (1, then several on one host), beside the raw Docker Engine time of the same work, and the
-// relays' CPU and memory at rest. It prints and asserts nothing; it exits non-zero only when it could not run (no
-// database, a control plane that does not start, a relay that cannot enrol, a scenario with no successful answer).
+// relays' CPU and memory at rest. deploy: deployments of 1, 10 and 50 replicas over four relays beside Docker Swarm
+// on the same Engine, and the operation engine's ceiling with the Docker work taken out. It prints and asserts
+// nothing; it exits non-zero only when it could not run (no database, a control plane that does not start, a relay
+// that cannot enrol, a scenario with no successful answer).
 var settings = BenchSettings.From(args, out var problem);
 if (settings is null)
 {
@@ -14,7 +16,7 @@ if (settings is null)
     return problem is "" ? 0 : 2;
 }
 
-foreach (var assembly in settings.RunsRelay ? [settings.ControlPlaneAssembly, settings.RelayAssembly] : new[] { settings.ControlPlaneAssembly })
+foreach (var assembly in settings.RunsRelay || settings.RunsDeploy ? [settings.ControlPlaneAssembly, settings.RelayAssembly] : new[] { settings.ControlPlaneAssembly })
 {
     if (!File.Exists(assembly))
     {
@@ -80,6 +82,13 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
         var relay = await RelayWorkload.RunAsync(settings, resources, controlPlane, http, ct);
         RelayReport.Print(relay);
         answered &= relay.Phases.All(p => p.Load.Timings.Count > 0);
+    }
+
+    if (settings.RunsDeploy)
+    {
+        var deploy = await DeployWorkload.RunAsync(settings, resources, controlPlane, http, ct);
+        DeployReport.Print(deploy);
+        answered &= deploy.Rows.Any(r => r.Ours.Failure is null) && deploy.Ceiling.Counts.Steps > 0;
     }
 
     Report.ControlPlaneOutput(controlPlane);

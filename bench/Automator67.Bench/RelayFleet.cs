@@ -1,6 +1,4 @@
 using System.Net;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
 using System.Text.Json;
 
 namespace Automator67.Bench;
@@ -9,7 +7,7 @@ namespace Automator67.Bench;
 /// The relays of one run, all on this host's Docker Engine. Each is enrolled as a user enrols a host: a join token
 /// from the API (<c>POST /api/nodes/join-tokens</c>, as the run's account), then <c>node-relay enroll</c>; each runs
 /// as a real <c>node-relay run</c> process with a state folder of its own and the relay's default settings, plus one
-/// container label carrying the run id. Dispose stops every relay (SIGTERM) and removes every container of the run,
+/// container label carrying the run id (and whatever the workload adds, such as the bridge network for replicas). Dispose stops every relay (SIGTERM) and removes every container of the run,
 /// whatever happened before; the nodes and their queues go with the run's database and queue prefix.
 /// </summary>
 public sealed class RelayFleet : IAsyncDisposable
@@ -21,25 +19,34 @@ public sealed class RelayFleet : IAsyncDisposable
     static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(25);
 
     readonly BenchSettings _settings;
+    readonly IReadOnlyDictionary<string, string> _relaySettings;
     readonly string _root = Directory.CreateTempSubdirectory("a67-bench-relays-").FullName;
     readonly List<EnrolledRelay> _relays = [];
 
-    RelayFleet(BenchSettings settings) => _settings = settings;
+    RelayFleet(BenchSettings settings, IReadOnlyDictionary<string, string>? relaySettings)
+    {
+        _settings = settings;
+        _relaySettings = relaySettings ?? new Dictionary<string, string>();
+    }
 
     public IReadOnlyList<EnrolledRelay> Relays => _relays;
 
     /// <summary>The relays running now.</summary>
     public IReadOnlyList<EnrolledRelay> Running => [.. _relays.Where(r => r.Process is not null)];
 
-    /// <summary>Enrols <paramref name="count"/> nodes for the account; starts none of them. A dispose cleans up when this throws.</summary>
-    public static async Task<RelayFleet> EnrolAsync(BenchSettings settings, HttpClient http, string accessToken, int count, CancellationToken ct)
+    /// <summary>
+    /// Enrols <paramref name="count"/> nodes for the account; starts none of them. <paramref name="relaySettings"/> go
+    /// to every relay started later. A dispose cleans up when this throws.
+    /// </summary>
+    public static async Task<RelayFleet> EnrolAsync(BenchSettings settings, BenchApi owner, int count, CancellationToken ct,
+        IReadOnlyDictionary<string, string>? relaySettings = null)
     {
-        var fleet = new RelayFleet(settings);
+        var fleet = new RelayFleet(settings, relaySettings);
         try
         {
             var enrolled = new EnrolledRelay?[count];
             await Parallel.ForEachAsync(Enumerable.Range(0, count), new ParallelOptions { MaxDegreeOfParallelism = EnrolConcurrency, CancellationToken = ct },
-                async (i, token) => enrolled[i] = await fleet.EnrolOneAsync(http, accessToken, i, token));
+                async (i, token) => enrolled[i] = await fleet.EnrolOneAsync(owner, i, token));
             fleet._relays.AddRange(enrolled.Select(r => r!));
             return fleet;
         }
@@ -56,12 +63,13 @@ public sealed class RelayFleet : IAsyncDisposable
         var starting = _relays.Take(count).Where(r => r.Process is null).ToList();
         foreach (var relay in starting)
         {
-            relay.Process = ChildProcess.Start(_settings.RelayAssembly, ["run"], new Dictionary<string, string>
+            var environment = new Dictionary<string, string>(_relaySettings)
             {
                 ["Relay__StateDirectory"] = relay.StateDirectory,
                 ["Relay__DockerEndpoint"] = _settings.DockerEndpoint,
                 [$"Relay__ContainerLabels__{BenchSettings.RunLabel}"] = _settings.RunId,
-            }, StopGrace);
+            };
+            relay.Process = ChildProcess.Start(_settings.RelayAssembly, ["run"], environment, StopGrace);
         }
 
         foreach (var relay in starting)
@@ -73,25 +81,12 @@ public sealed class RelayFleet : IAsyncDisposable
         }
     }
 
-    async Task<EnrolledRelay> EnrolOneAsync(HttpClient http, string accessToken, int index, CancellationToken ct)
+    async Task<EnrolledRelay> EnrolOneAsync(BenchApi owner, int index, CancellationToken ct)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/api/nodes/join-tokens") { Content = JsonContent.Create(new { name = $"bench-{index + 1}" }) };
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
-        using var response = await http.SendAsync(request, ct);
-        var body = await response.Content.ReadAsStringAsync(ct);
-        if (response.StatusCode != HttpStatusCode.Created)
-        {
-            throw new InvalidOperationException($"a join token was refused: {(int)response.StatusCode} {body}");
-        }
-
-        string token;
-        using (var json = JsonDocument.Parse(body))
-        {
-            token = json.RootElement.GetProperty("token").GetString()!;
-        }
-
+        var joinToken = await owner.PostAsync("/api/nodes/join-tokens", new { name = $"bench-{index + 1}" }, HttpStatusCode.Created, ct);
+        var token = joinToken.GetProperty("token").GetString()!;
         var state = Path.Combine(_root, $"relay-{index + 1}");
-        await using (var enrol = ChildProcess.Start(_settings.RelayAssembly, ["enroll", "--url", http.BaseAddress!.ToString(), "--token", token], new Dictionary<string, string>
+        await using (var enrol = ChildProcess.Start(_settings.RelayAssembly, ["enroll", "--url", owner.Http.BaseAddress!.ToString(), "--token", token], new Dictionary<string, string>
         {
             ["Relay__StateDirectory"] = state,
             ["Relay__DockerEndpoint"] = _settings.DockerEndpoint,

@@ -1,5 +1,3 @@
-using System.Net;
-using System.Net.Http.Json;
 using System.Text.Json;
 using Automator67.Contracts.Relay;
 
@@ -59,8 +57,8 @@ public sealed class RelayWorkload
 
     public static async Task<RelayResult> RunAsync(BenchSettings settings, RunResources resources, ControlPlaneProcess controlPlane, HttpClient http, CancellationToken ct)
     {
-        var accessToken = await SignUpAsync(http, settings.RunId, ct);
-        await using var fleet = await RelayFleet.EnrolAsync(settings, http, accessToken, settings.Relays, ct);
+        var owner = await BenchApi.SignUpAsync(http, settings.RunId, "relays", ct);
+        await using var fleet = await RelayFleet.EnrolAsync(settings, owner, settings.Relays, ct);
         await using var commands = CommandRoundTrip.Create(settings, resources, controlPlane);
         var cpu = new CpuMeter(controlPlane, new DatabaseCpu(settings.Postgres, settings.DatabaseName), () => [.. fleet.Running.Select(r => r.Process!.Id)]);
         var workload = new RelayWorkload(settings, fleet, commands, cpu);
@@ -163,20 +161,6 @@ public sealed class RelayWorkload
     {
         var resident = _fleet.Running.Select(r => (ProcFiles.ResidentBytes(r.Process!.Id) ?? 0) / 1024d / 1024).ToArray();
         return new RelayRest(when, resident.Length, double.NaN, double.NaN, resident.Average(), resident.Max(), TimeSpan.Zero);
-    }
-
-    static async Task<string> SignUpAsync(HttpClient http, string runId, CancellationToken ct)
-    {
-        var credentials = new { email = $"bench-{runId}-relays@a67.test", password = $"bench {runId} relay owner horse" };
-        using var response = await http.PostAsJsonAsync("/api/auth/signup", credentials, ct);
-        var body = await response.Content.ReadAsStringAsync(ct);
-        if (response.StatusCode != HttpStatusCode.Created)
-        {
-            throw new InvalidOperationException($"sign-up answered {(int)response.StatusCode}: {body}");
-        }
-
-        using var json = JsonDocument.Parse(body);
-        return json.RootElement.GetProperty("accessToken").GetString()!;
     }
 }
 

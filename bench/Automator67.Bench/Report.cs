@@ -25,6 +25,11 @@ public static class Report
             Console.WriteLine($"relay     1 relay, then {settings.Relays}; {settings.SendersPerRelay} closed-loop senders per relay");
         }
 
+        if (settings.RunsDeploy)
+        {
+            Console.WriteLine($"deploy    {string.Join(", ", settings.Sizes)} replicas over {DeployWorkload.Relays} relays, each beside Docker Swarm; ceiling: {EngineCeiling.Apps} apps over {EngineCeiling.Nodes} stub relays");
+        }
+
         Console.WriteLine();
     }
 
