@@ -30,6 +30,33 @@ public sealed partial class OperationEngine(
 
     public async Task AdvanceAsync(Guid operationId, CancellationToken ct)
     {
+        // Placement reads the room on the account's nodes without a lock, and checks what it placed under the account's
+        // placement lock before it commits. Another app's operation that placed on the same node in between shows up in
+        // that check; then the advance runs once more, holding the lock from the start, so it sees a settled room.
+        if (!await TryAdvanceAsync(operationId, placementLocked: false, ct))
+        {
+            await TryAdvanceAsync(operationId, placementLocked: true, ct);
+        }
+    }
+
+    /// <summary>
+    /// Takes the account's placement lock (until the transaction ends): placements of different apps on the same nodes
+    /// check their room one after the other, so two of them never both take the last of a node's memory or its host port.
+    /// </summary>
+    public static async Task LockPlacementAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid accountId, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("SELECT pg_advisory_xact_lock(@class, hashtext(@account))", connection, transaction);
+        command.Parameters.AddWithValue("class", PlacementLockClass);
+        command.Parameters.AddWithValue("account", accountId.ToString("N"));
+        await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>The first key of the two-key advisory lock that guards an account's placements ("a67").</summary>
+    const int PlacementLockClass = 0x613637;
+
+    /// <returns>False when what this advance placed no longer fits (another placement won the room): nothing was written.</returns>
+    async Task<bool> TryAdvanceAsync(Guid operationId, bool placementLocked, CancellationToken ct)
+    {
         IReadOnlyList<SignedCommand> signed;
         DateTimeOffset? schedule = null;
         string status;
@@ -39,7 +66,12 @@ public sealed partial class OperationEngine(
             var op = await LockAsync(connection, transaction, operationId, ct);
             if (op is null || !OperationStatuses.IsActive(op.Status) || op.AppId is not { } appId)
             {
-                return;
+                return true;
+            }
+
+            if (placementLocked)
+            {
+                await LockPlacementAsync(connection, transaction, op.AccountId, ct);
             }
 
             var now = time.GetUtcNow();
@@ -81,6 +113,18 @@ public sealed partial class OperationEngine(
             }
 
             await SaveReplicasAsync(connection, transaction, replicas.Where(r => r.Changed), ct);
+            var placedOn = replicas.Where(r => r.IsNew).Select(r => r.NodeId).Distinct().ToArray();
+            if (!placementLocked && placedOn.Length > 0)
+            {
+                await LockPlacementAsync(connection, transaction, op.AccountId, ct);
+                if (await OvercommittedNodesAsync(connection, transaction, placedOn, ct) is { Count: > 0 } full)
+                {
+                    LogPlacementRace(op.Id, full);
+                    await transaction.RollbackAsync(ct);
+                    return false;
+                }
+            }
+
             await SavePullsAsync(connection, transaction, op.Id, pulls.Where(p => p.Changed), ct);
             await SaveOperationAsync(connection, transaction, op, now, ct);
             await OperationHistory.AppendAsync(connection, transaction, op.Id, ctx.History, ct);
@@ -114,6 +158,41 @@ public sealed partial class OperationEngine(
         {
             jobs.Schedule<OperationJobs>(j => j.AdvanceAsync(operationId, CancellationToken.None), at);
         }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The names of the given nodes whose live replicas (committed, and this transaction's own) reserve more CPU or memory
+    /// than the node has, or hold one fixed host port twice.
+    /// </summary>
+    public static async Task<List<string>> OvercommittedNodesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] nodeIds, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand("""
+            WITH live AS (
+                SELECT r.node_id, rel.spec
+                FROM a67.replicas r JOIN a67.releases rel ON rel.id = r.release_id
+                WHERE r.node_id = ANY(@nodes) AND r.state NOT IN ('Removed', 'Failed')
+            )
+            SELECT n.name FROM a67.nodes n JOIN live l ON l.node_id = n.id
+            GROUP BY n.id
+            HAVING coalesce(sum((l.spec->'resources'->>'cpus')::numeric), 0) > (n.facts->>'cpus')::numeric
+                OR coalesce(sum((l.spec->'resources'->>'memoryMiB')::bigint * 1048576), 0) > (n.facts->>'memoryBytes')::bigint
+            UNION
+            SELECT n.name FROM live l CROSS JOIN LATERAL jsonb_array_elements(coalesce(l.spec->'ports', '[]')) p JOIN a67.nodes n ON n.id = l.node_id
+            WHERE p->>'hostPort' IS NOT NULL
+            GROUP BY n.id, n.name, p->>'hostPort', coalesce(p->>'protocol', 'tcp')
+            HAVING count(*) > 1
+            """, connection, transaction);
+        command.Parameters.AddWithValue("nodes", nodeIds);
+        var names = new List<string>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            names.Add(reader.GetString(0));
+        }
+
+        return names;
     }
 
     static async Task<OperationRow?> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid id, CancellationToken ct)
@@ -429,4 +508,7 @@ public sealed partial class OperationEngine(
 
     [LoggerMessage(EventId = 1700, Level = LogLevel.Information, Message = "Operation {OperationId} ({Kind}): {Status}, step {Step}, {Commands} command(s) sent")]
     partial void LogAdvanced(Guid operationId, string kind, string status, string step, int commands);
+
+    [LoggerMessage(EventId = 1701, Level = LogLevel.Information, Message = "Operation {OperationId}: another placement took the room on {Nodes} first; advancing again under the placement lock")]
+    partial void LogPlacementRace(Guid operationId, IReadOnlyList<string> nodes);
 }
