@@ -85,12 +85,13 @@ public static class AppEndpoints
     /// operation takes them away first and then the app (202 with the operation).
     /// </summary>
     static async Task<IResult> Delete(Guid id, CurrentUser user, AppStore apps, HttpContext http, NpgsqlDataSource dataSource,
-        Operations.OperationStore operations, Hangfire.IBackgroundJobClient jobs, CancellationToken ct) =>
+        Operations.OperationStore operations, Hangfire.IBackgroundJobClient jobs, AuditLog audit, CancellationToken ct) =>
         await apps.DeleteAsync(user.AccountId, id, AuditEvent.From(http, AuditTypes.AppDeleted, user.AccountId, user.AccountId), ct) switch
         {
             AppDeleteOutcome.Deleted => TypedResults.NoContent(),
             AppDeleteOutcome.NotFound => TypedResults.NotFound(),
-            _ => await Operations.OperationEndpoints.RemoveAsync(id, user, dataSource, operations, jobs, ct),
+            _ => await Operations.OperationEndpoints.RemoveAsync(id, user, dataSource, operations, jobs, audit,
+                AuditEvent.From(http, AuditTypes.AppRemovalRequested, user.AccountId, user.AccountId), ct),
         };
 
     /// <summary>The app's releases, newest first.</summary>

@@ -31,6 +31,8 @@ public static class AuditTypes
     public const string AppCreated = "app.created";
     public const string AppUpdated = "app.updated";
     public const string AppDeleted = "app.deleted";
+    /// <summary>DELETE of a deployed app: a remove operation (named in the detail) takes its replicas away, then <see cref="AppDeleted"/>.</summary>
+    public const string AppRemovalRequested = "app.removal-requested";
 
     // Relay events: the detail names the node the message claims, the reason and the queue message id; never its content.
     public const string RelayEventRefused = "relay.event.refused";

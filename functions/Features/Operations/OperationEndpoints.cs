@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json;
 using Automator67.Contracts.Relay;
 using Automator67.Functions.Features.Apps;
+using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Auth.Authentication;
 using Hangfire;
@@ -190,7 +191,7 @@ public static class OperationEndpoints
     /// operations stay readable. 202 with the operation; 409 when another operation is active.
     /// </summary>
     public static async Task<IResult> RemoveAsync(Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs,
-        CancellationToken ct)
+        AuditLog audit, AuditEvent requested, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
@@ -206,6 +207,10 @@ public static class OperationEndpoints
 
         var operationId = await operations.InsertAsync(connection, transaction, new OperationStart(user.AccountId, app.Id, app.Name, OperationKinds.Remove, null, 0,
             app.CurrentReleaseId, app.Replicas, user.AccountId, $"remove the app {app.Name} and every replica of it"), ct);
+        await audit.WriteAsync(connection, transaction, requested with
+        {
+            Detail = new Dictionary<string, object?> { ["appId"] = app.Id, ["name"] = app.Name, ["operationId"] = operationId },
+        }, ct);
         return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
     }
 

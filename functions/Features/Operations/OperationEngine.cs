@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Automator67.Contracts.Relay;
 using Automator67.Functions.Features.Apps;
+using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Relay;
 using Hangfire;
@@ -19,6 +20,7 @@ namespace Automator67.Functions.Features.Operations;
 public sealed partial class OperationEngine(
     NpgsqlDataSource dataSource,
     CommandSender commands,
+    AuditLog audit,
     IBackgroundJobClient jobs,
     IOptions<OperationOptions> options,
     IOptions<NodeOptions> nodeOptions,
@@ -133,6 +135,9 @@ public sealed partial class OperationEngine(
                 await using var remove = new NpgsqlCommand("DELETE FROM a67.apps WHERE id = @id", connection, transaction);
                 remove.Parameters.AddWithValue("id", appId);
                 await remove.ExecuteNonQueryAsync(ct);
+                // The request was audited as app.removal-requested (by whom, from where); this is when the app went.
+                await audit.WriteAsync(connection, transaction, new AuditEvent(AuditTypes.AppDeleted, op.AccountId, op.AccountId, null, null,
+                    new Dictionary<string, object?> { ["appId"] = appId, ["name"] = op.AppName, ["operationId"] = op.Id }), ct);
             }
             else if (ctx.AppReachedTarget)
             {

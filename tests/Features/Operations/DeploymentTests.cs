@@ -205,8 +205,18 @@ public sealed class DeploymentTests(DeploymentFixture fixture) : IClassFixture<D
         // Remove: every container goes, then the app; its operations stay readable.
         using var delete = await ControlPlane.SendAsync(HttpMethod.Delete, $"/api/apps/{app}", Token);
         Assert.Equal(HttpStatusCode.Accepted, delete.StatusCode);
-        var remove = await FinishedAsync((await delete.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetGuid(), ct);
+        var removal = (await delete.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetGuid();
+        var remove = await FinishedAsync(removal, ct);
         Assert.Equal("Succeeded", remove.GetProperty("status").GetString());
+        // Audited twice: who asked (with the operation), and when the app went.
+        foreach (var type in new[] { "app.removal-requested", "app.deleted" })
+        {
+            using var audit = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/audit?type={type}", Token);
+            var events = (await audit.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("events").EnumerateArray().ToList();
+            Assert.Contains(events, e => e.GetProperty("detail").GetProperty("appId").GetGuid() == app
+                && e.GetProperty("detail").GetProperty("operationId").GetGuid() == removal);
+        }
+
         using var gone = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/apps/{app}", Token);
         Assert.Equal(HttpStatusCode.NotFound, gone.StatusCode);
         var appLabel = app.ToString("N");
