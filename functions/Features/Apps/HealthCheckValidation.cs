@@ -45,7 +45,11 @@ internal static partial class HealthCheckValidation
         }
 
         Range(problems, "intervalSeconds", check.IntervalSeconds, 1, 300);
-        Range(problems, "timeoutSeconds", check.TimeoutSeconds, 1, 60);
+        if (check.TimeoutSeconds is { } timeout)
+        {
+            Range(problems, "timeoutSeconds", timeout, 1, 60);
+        }
+
         if (check.IntervalSeconds is >= 1 and <= 300 && check.TimeoutSeconds is >= 1 and <= 60 && check.TimeoutSeconds > check.IntervalSeconds)
         {
             problems.Add("healthCheck.timeoutSeconds", "timeoutSeconds must not be longer than intervalSeconds: a probe ends before the next one starts.");

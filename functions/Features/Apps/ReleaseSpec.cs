@@ -64,7 +64,7 @@ public sealed record ReleaseHealthCheck(
     string? Path = null,
     IReadOnlyList<string>? Command = null,
     int IntervalSeconds = 5,
-    int TimeoutSeconds = 2,
+    int? TimeoutSeconds = null,
     int Retries = 3,
     int StartPeriodSeconds = 0)
 {
@@ -72,8 +72,15 @@ public sealed record ReleaseHealthCheck(
     public const string Tcp = "tcp";
     public const string Exec = "exec";
 
-    /// <summary>An HTTP check without a path asks for <c>/</c>.</summary>
-    public ReleaseHealthCheck Normalize() => Kind == Http ? this with { Path = Path ?? "/" } : this;
+    /// <summary>Without a timeout, a probe waits 2 s, or the interval when that is shorter.</summary>
+    public const int DefaultTimeoutSeconds = 2;
+
+    /// <summary>How long one probe may take (the timeout given, else the default).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public int ProbeTimeoutSeconds => TimeoutSeconds ?? Math.Min(DefaultTimeoutSeconds, IntervalSeconds);
+
+    /// <summary>An HTTP check without a path asks for <c>/</c>; the timeout is written out.</summary>
+    public ReleaseHealthCheck Normalize() => (Kind == Http ? this with { Path = Path ?? "/" } : this) with { TimeoutSeconds = ProbeTimeoutSeconds };
 }
 
 /// <summary>Docker's restart policy for each container; <see cref="MaximumRetryCount"/> counts only for <c>on-failure</c>.</summary>

@@ -702,7 +702,7 @@ public static class ConvergeMachine
         _ => ctx.Options.CommandTimeout,
     };
 
-    static TimeSpan ProbeTimeout(ReleaseHealthCheck check) => TimeSpan.FromSeconds(check.TimeoutSeconds + 30);
+    static TimeSpan ProbeTimeout(ReleaseHealthCheck check) => TimeSpan.FromSeconds(check.ProbeTimeoutSeconds + 30);
 
     static int Bump(OperationRow op, string step) => op.Attempts[step] = op.Attempts.GetValueOrDefault(step) + 1;
 

@@ -34,5 +34,5 @@ public static class ReplicaSpecs
     }
 
     public static ProbeBody Probe(string appName, Release release, int slot, ReleaseHealthCheck check) =>
-        new(Selector(appName, release, slot), check.Kind!, check.Port, check.Path, check.Command, check.TimeoutSeconds * 1000);
+        new(Selector(appName, release, slot), check.Kind!, check.Port, check.Path, check.Command, check.ProbeTimeoutSeconds * 1000);
 }

@@ -314,6 +314,16 @@ public sealed class ReleaseSpecValidationTests
         Assert.Null(tcp.HealthCheck!.Path);
     }
 
+    [Fact]
+    public void HealthCheckWithoutTimeout_ProbedEverySecond_IsValid_AndTimesOutWithinTheInterval()
+    {
+        var spec = Spec(""" "ports":[{"containerPort":8080}], "healthCheck":{"kind":"http","port":8080,"intervalSeconds":1} """.Trim());
+
+        Assert.Empty(ReleaseSpecValidation.Validate(spec));
+        Assert.Equal(1, spec.Normalize().HealthCheck!.TimeoutSeconds);
+        Assert.Equal(2, Spec(""" "ports":[{"containerPort":8080}], "healthCheck":{"kind":"http","port":8080,"intervalSeconds":3} """.Trim()).Normalize().HealthCheck!.TimeoutSeconds);
+    }
+
     [Theory]
     [InlineData("region==eu", "eu", true)]
     [InlineData("region==eu", "us", false)]
