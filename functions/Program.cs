@@ -1,6 +1,7 @@
 using Automator67.Functions.Features.Accounts;
 using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Audit;
+using Automator67.Functions.Features.Events;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
@@ -42,6 +43,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapNodes();
     app.MapApps();
     app.MapOperations();
+    app.MapEvents();
     app.MapRelay();
     app.MapTokens();
 

@@ -2,6 +2,7 @@ using System.Text.Json;
 using Automator67.Contracts.Relay;
 using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Audit;
+using Automator67.Functions.Features.Events;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Relay;
 using Hangfire;
@@ -130,6 +131,11 @@ public sealed partial class OperationEngine(
             await SavePullsAsync(connection, transaction, op.Id, pulls.Where(p => p.Changed), ct);
             await SaveOperationAsync(connection, transaction, op, now, ct);
             await OperationHistory.AppendAsync(connection, transaction, op.Id, ctx.History, ct);
+            if (!OperationStatuses.IsActive(op.Status))
+            {
+                await EventLog.WriteAsync(connection, transaction, OperationEvents.Finished(op, ctx, now), ct);
+            }
+
             if (ctx.AppRemoved)
             {
                 await using var remove = new NpgsqlCommand("DELETE FROM a67.apps WHERE id = @id", connection, transaction);

@@ -77,6 +77,18 @@ public sealed class DeploymentTests(DeploymentFixture fixture) : IClassFixture<D
             Assert.Contains("automator67 sample v2", await AnswerAsync(replica, ct), StringComparison.Ordinal);
         }
 
+        // The event feed tells the same story, newest first: two deploys and two scales succeeded, then the rollback.
+        using (var feed = await ControlPlane.SendAsync(HttpMethod.Get, $"/api/events?appId={app}", Token))
+        {
+            var events = (await feed.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("events").EnumerateArray().ToList();
+            Assert.Equal(["deploy.rolled-back", "operation.succeeded", "operation.succeeded", "deploy.succeeded", "deploy.succeeded"],
+                events.Select(e => e.GetProperty("type").GetString()));
+            Assert.Equal(third, events[0].GetProperty("operationId").GetGuid());
+            Assert.StartsWith("deploy of ", events[0].GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Contains("rolled back to release 2: ", events[0].GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Equal("warning", events[0].GetProperty("severity").GetString());
+        }
+
         // Exactly the app's replicas run on the Engine: nothing of v1 or v3 is left.
         var containers = new List<Docker.DotNet.Models.ContainerListResponse>();
         foreach (var relay in fixture.Relays)
