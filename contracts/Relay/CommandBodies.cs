@@ -55,6 +55,13 @@ public sealed record ReplicaBody(ReplicaSelector Replica);
 
 public sealed record RemoveBody(ReplicaSelector Replica, bool Force = true);
 
+/// <summary>
+/// Removes one container by id: refused unless its labels make it this node's Automator67 container, and, with
+/// <see cref="Generation"/>, only while it carries that generation (a superseded placement being fenced). A container
+/// already gone is success.
+/// </summary>
+public sealed record RemoveContainerBody(string ContainerId, long? Generation, string Reason);
+
 public sealed record LogsBody(ReplicaSelector Replica, int Tail = 100, int MaxBytes = 32 * 1024);
 
 /// <summary>HTTP GET (<see cref="Path"/> on <see cref="Port"/>), TCP connect, or exec in the container; within <see cref="TimeoutMs"/>.</summary>

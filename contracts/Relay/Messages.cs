@@ -24,8 +24,10 @@ public static class CommandKinds
     public const string Inspect = "inspect";
     public const string Logs = "logs";
     public const string Probe = "probe";
+    /// <summary>One container by id, only if it is this node's and (when given) of that generation: fencing and orphans.</summary>
+    public const string RemoveContainer = "remove-container";
 
-    public static readonly IReadOnlyList<string> All = [Ping, PullImage, RunReplica, Stop, Restart, Remove, Inspect, Logs, Probe];
+    public static readonly IReadOnlyList<string> All = [Ping, PullImage, RunReplica, Stop, Restart, Remove, Inspect, Logs, Probe, RemoveContainer];
 }
 
 /// <summary>What a relay reports.</summary>

@@ -14,6 +14,7 @@ namespace Automator67.Contracts.Relay;
 [JsonSerializable(typeof(StopBody))]
 [JsonSerializable(typeof(ReplicaBody))]
 [JsonSerializable(typeof(RemoveBody))]
+[JsonSerializable(typeof(RemoveContainerBody))]
 [JsonSerializable(typeof(LogsBody))]
 [JsonSerializable(typeof(ProbeBody))]
 [JsonSerializable(typeof(HeartbeatBody))]

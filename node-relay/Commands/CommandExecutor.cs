@@ -113,6 +113,8 @@ public sealed partial class CommandExecutor(
                     return await operations.RemoveAsync(remove, ct);
                 }
 
+            case CommandKinds.RemoveContainer:
+                return await operations.RemoveContainerAsync(Body(command, RelayJsonContext.Default.RemoveContainerBody), ct);
             case CommandKinds.Inspect:
                 return await operations.InspectAsync(Body(command, RelayJsonContext.Default.ReplicaBody), ct);
             case CommandKinds.Logs:

@@ -68,6 +68,43 @@ public sealed class ReplicaOperations(DockerEngine docker, ReplicaContainers con
         return Ids(removed);
     }
 
+    public async Task<JsonElement> RemoveContainerAsync(RemoveContainerBody body, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(body.ContainerId) || body.ContainerId.Length > 128 || !body.ContainerId.All(char.IsAsciiLetterOrDigit))
+        {
+            throw new CommandRefusedException("remove-container needs a container id (letters and digits)");
+        }
+
+        ContainerInspectResponse container;
+        try
+        {
+            container = await docker.Client.Containers.InspectContainerAsync(body.ContainerId, ct);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return Ids([]);
+        }
+
+        // Only this node's Automator67 containers are ever touched: a container without our labels is someone else's.
+        if (!containers.IsOurs(container.Config?.Labels))
+        {
+            throw new CommandRefusedException($"container {body.ContainerId} is not an Automator67 container of this node; it is left alone");
+        }
+
+        var generation = ReplicaContainers.GenerationOf(container.Config?.Labels);
+        if (body.Generation is { } fenced && generation != fenced)
+        {
+            throw new CommandFailedException($"container {body.ContainerId} carries generation {generation?.ToString(CultureInfo.InvariantCulture) ?? "(none)"}, not {fenced}; it is left alone");
+        }
+
+        await IgnoreNotFound(async () =>
+        {
+            await docker.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, ct);
+            return true;
+        });
+        return Ids([container.ID]);
+    }
+
     public async Task<JsonElement> InspectAsync(ReplicaBody body, CancellationToken ct)
     {
         ReplicaContainers.Validate(body.Replica);

@@ -8,7 +8,11 @@ public sealed record JoinTokenRequest(string? Name, Dictionary<string, string>? 
 /// <summary>The join token is shown once; <c>Command</c> is what to run on the Docker host.</summary>
 public sealed record JoinTokenResponse(string Token, DateTimeOffset ExpiresAt, string? Name, IReadOnlyDictionary<string, string> Labels, string Command);
 
-public sealed record NodePatchRequest(string? Name, Dictionary<string, string>? Labels);
+/// <summary>
+/// A node's changes: name, labels, and <c>lostAfterSeconds</c>, how long it may stay silent before it is Lost and its
+/// replicas are rescheduled (10-86400; 0: back to <c>Nodes__LostAfter</c>).
+/// </summary>
+public sealed record NodePatchRequest(string? Name, Dictionary<string, string>? Labels, int? LostAfterSeconds = null);
 
 public static class NodeStatuses
 {
@@ -21,8 +25,10 @@ public static class NodeStatuses
     public const string Degraded = "Degraded";
     /// <summary>Takes no new replicas.</summary>
     public const string Draining = "Draining";
+    /// <summary>Unreachable beyond its grace: the health sweep rescheduled its replicas elsewhere.</summary>
+    public const string Lost = "Lost";
 
-    public static readonly IReadOnlyList<string> All = [Pending, Ready, Degraded, Unreachable, Draining];
+    public static readonly IReadOnlyList<string> All = [Pending, Ready, Degraded, Unreachable, Lost, Draining];
 }
 
 public sealed record NodeView(
@@ -37,7 +43,11 @@ public sealed record NodeView(
     DateTimeOffset? LastHeartbeatAt,
     DateTimeOffset CredentialExpiresAt,
     NodeCommandPathView CommandPath,
-    IReadOnlyList<ContainerReport>? Containers);
+    IReadOnlyList<ContainerReport>? Containers,
+    NodeSilenceView? Silence = null);
+
+/// <summary>What the health sweep recorded: when it found the node unreachable and declared it lost, and the node's grace before Lost.</summary>
+public sealed record NodeSilenceView(DateTimeOffset? UnreachableAt, DateTimeOffset? LostAt, int LostAfterSeconds, bool LostAfterIsDefault);
 
 /// <summary>
 /// The command path as the periodic ping sees it: when the relay last answered, and how long that ping took from

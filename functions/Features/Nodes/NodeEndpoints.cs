@@ -86,7 +86,9 @@ public static class NodeEndpoints
         Guid id, NodePatchRequest request, CurrentUser user, NodeStore nodes, IOptions<NodeOptions> options, TimeProvider time, CancellationToken ct)
     {
         var problems = Problems(("name", NodeValidation.NameProblem(request.Name)), ("labels", LabelRules.LabelsProblem(request.Labels)),
-            ("body", request.Name is null && request.Labels is null ? "Send name, labels or both." : null));
+            ("lostAfterSeconds", request.LostAfterSeconds is { } grace && grace != 0 && grace is < 10 or > 86400
+                ? "lostAfterSeconds must be between 10 and 86400 (0 goes back to the Nodes__LostAfter setting)." : null),
+            ("body", request.Name is null && request.Labels is null && request.LostAfterSeconds is null ? "Send name, labels, lostAfterSeconds or several." : null));
         if (problems.Count > 0)
         {
             return TypedResults.ValidationProblem(problems);
@@ -94,7 +96,7 @@ public static class NodeEndpoints
 
         try
         {
-            return await nodes.UpdateAsync(user.AccountId, id, request.Name, request.Labels, draining: null, ct) is { } node
+            return await nodes.UpdateAsync(user.AccountId, id, request.Name, request.Labels, draining: null, ct, request.LostAfterSeconds) is { } node
                 ? TypedResults.Ok(View(node, options.Value, time))
                 : TypedResults.NotFound();
         }
@@ -163,11 +165,14 @@ public static class NodeEndpoints
         // Heartbeats prove the relay runs; only answered pings prove it consumes commands (a known failure of peers).
         var status = node.Draining ? NodeStatuses.Draining
             : node.LastHeartbeatAt is not { } beat ? NodeStatuses.Pending
+            : node.Silence.LostAt is { } lost && beat <= lost ? NodeStatuses.Lost
             : now - beat > 3 * options.HeartbeatInterval ? NodeStatuses.Unreachable
             : path.PingOutstandingSince is { } since && now - since > 2 * options.PingInterval ? NodeStatuses.Degraded
             : NodeStatuses.Ready;
         return new NodeView(node.Id, node.Name, status, node.Labels, node.Draining, node.Facts, new NodeCapacity(node.Facts.Cpus, node.Facts.MemoryBytes),
-            node.EnrolledAt, node.LastHeartbeatAt, node.CredentialExpiresAt, new NodeCommandPathView(path.LastPingSentAt, path.LastPingOkAt, path.LatencyMs), null);
+            node.EnrolledAt, node.LastHeartbeatAt, node.CredentialExpiresAt, new NodeCommandPathView(path.LastPingSentAt, path.LastPingOkAt, path.LatencyMs), null,
+            new NodeSilenceView(node.Silence.UnreachableAt, node.Silence.LostAt, node.Silence.LostAfterSeconds ?? (int)options.LostAfter.TotalSeconds,
+                node.Silence.LostAfterSeconds is null));
     }
 
     static byte[]? PublicKeyProblem(string? publicKey, out string? problem)

@@ -42,6 +42,13 @@ public sealed class NodeOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00", ErrorMessage = "Setting Nodes__PingInterval must be between 00:00:01 and 01:00:00.")]
     public TimeSpan PingInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How long a node may stay silent (no heartbeat) before the health sweep declares it Lost and reschedules its
+    /// replicas; a node's own <c>lostAfterSeconds</c> (PATCH /api/nodes/{id}) overrides it. Default: 2 minutes.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:10", "1.00:00:00", ErrorMessage = "Setting Nodes__LostAfter must be between 00:00:10 and 1.00:00:00.")]
+    public TimeSpan LostAfter { get; set; } = TimeSpan.FromMinutes(2);
+
     /// <summary>The ping schedule as a Hangfire cron expression (seconds field first below a minute).</summary>
     public string PingCron() => PingInterval.TotalMinutes switch
     {

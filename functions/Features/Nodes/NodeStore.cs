@@ -14,7 +14,12 @@ public sealed record Node(Guid Id, Guid AccountId, string Name, IReadOnlyDiction
 {
     /// <summary>The command path: when a ping was last sent, since when one has gone unanswered, the last answered one.</summary>
     public NodeCommandPath CommandPath { get; init; } = new(null, null, null, null);
+
+    /// <summary>What the health sweep found: silent since, declared lost at, and the node's own grace before Lost (null: the setting).</summary>
+    public NodeSilence Silence { get; init; } = new(null, null, null);
 }
+
+public sealed record NodeSilence(DateTimeOffset? UnreachableAt, DateTimeOffset? LostAt, int? LostAfterSeconds);
 
 public sealed record NodeCommandPath(DateTimeOffset? LastPingSentAt, DateTimeOffset? PingOutstandingSince, DateTimeOffset? LastPingOkAt, int? LatencyMs);
 
@@ -34,7 +39,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
 {
     public const string JoinTokenPrefix = "a67_join_";
     const string Columns = "id, account_id, name, labels::text, public_key, facts::text, draining, enrolled_at, credential_expires_at, last_heartbeat_at, " +
-        "last_ping_sent_at, ping_outstanding_since, last_ping_ok_at, command_latency_ms";
+        "last_ping_sent_at, ping_outstanding_since, last_ping_ok_at, command_latency_ms, unreachable_at, lost_at, lost_after_seconds";
 
     public async Task<(string Token, DateTimeOffset ExpiresAt)> CreateJoinTokenAsync(Guid accountId, string? name, IReadOnlyDictionary<string, string> labels,
         TimeSpan? lifetime, AuditEvent created, CancellationToken ct)
@@ -207,12 +212,16 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
     }
 
     /// <summary>Renames and/or relabels; null when there is no such node, throws <see cref="PostgresException"/> 23505 on a taken name.</summary>
-    public async Task<Node?> UpdateAsync(Guid accountId, Guid id, string? name, IReadOnlyDictionary<string, string>? labels, bool? draining, CancellationToken ct)
+    /// <summary>Changes what is given (null leaves a field); <c>lostAfterSeconds</c> 0 goes back to the setting.</summary>
+    public async Task<Node?> UpdateAsync(Guid accountId, Guid id, string? name, IReadOnlyDictionary<string, string>? labels, bool? draining, CancellationToken ct,
+        int? lostAfterSeconds = null)
     {
         await using var command = dataSource.CreateCommand($"""
-            UPDATE a67.nodes SET name = coalesce(@name, name), labels = coalesce(@labels, labels), draining = coalesce(@draining, draining)
+            UPDATE a67.nodes SET name = coalesce(@name, name), labels = coalesce(@labels, labels), draining = coalesce(@draining, draining),
+                lost_after_seconds = CASE WHEN @lostAfter IS NULL THEN lost_after_seconds WHEN @lostAfter = 0 THEN NULL ELSE @lostAfter END
             WHERE account_id = @account AND id = @id RETURNING {Columns}
             """);
+        command.Parameters.Add(new NpgsqlParameter("lostAfter", NpgsqlDbType.Integer) { Value = (object?)lostAfterSeconds ?? DBNull.Value });
         command.Parameters.AddWithValue("account", accountId);
         command.Parameters.AddWithValue("id", id);
         command.Parameters.Add(new NpgsqlParameter("name", NpgsqlDbType.Text) { Value = (object?)name ?? DBNull.Value });
@@ -278,6 +287,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
                 reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9))
             {
                 CommandPath = new NodeCommandPath(Time(reader, 10), Time(reader, 11), Time(reader, 12), reader.IsDBNull(13) ? null : reader.GetInt32(13)),
+                Silence = new NodeSilence(Time(reader, 14), Time(reader, 15), reader.IsDBNull(16) ? null : reader.GetInt32(16)),
             });
         }
 

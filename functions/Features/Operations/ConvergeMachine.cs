@@ -578,7 +578,7 @@ public static class ConvergeMachine
     static bool Fail(AdvanceContext ctx, string reason)
     {
         var op = ctx.Operation;
-        if (op.Kind is OperationKinds.Stop or OperationKinds.Restart or OperationKinds.Remove && !op.CancelRequested)
+        if (op.Kind is OperationKinds.Stop or OperationKinds.Restart or OperationKinds.Remove or OperationKinds.Heal && !op.CancelRequested)
         {
             // Nothing to go back to: the release stays; what was done stays done (a stopped replica stays stopped).
             op.Reason = reason;

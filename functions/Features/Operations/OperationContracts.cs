@@ -24,6 +24,8 @@ public static class OperationKinds
     public const string Stop = "stop";
     public const string Start = "start";
     public const string Remove = "remove";
+    /// <summary>Started by the sweeps: puts back replicas lost with a node or gone from theirs, on the app's current release.</summary>
+    public const string Heal = "heal";
 }
 
 /// <summary>The steps an operation moves through; <c>attempts</c> counts the commands each one sent.</summary>

@@ -245,7 +245,7 @@ public sealed partial class OperationEngine(
 
     static async Task<List<ReplicaRow>> ReplicasAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid appId, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand($"SELECT {ReplicaColumns} FROM a67.replicas WHERE app_id = @app AND state NOT IN ('Removed', 'Failed') ORDER BY slot",
+        await using var command = new NpgsqlCommand($"SELECT {ReplicaColumns} FROM a67.replicas WHERE app_id = @app AND state NOT IN ('Removed', 'Failed', 'Lost') ORDER BY slot",
             connection, transaction);
         command.Parameters.AddWithValue("app", appId);
         return await ReadReplicasAsync(command, ct);

@@ -54,7 +54,7 @@ public sealed class ReplicaRow
     public bool IsNew { get; init; }
     public bool Changed { get; set; }
 
-    public bool IsLive => State is not (ReplicaStates.Removed or ReplicaStates.Failed);
+    public bool IsLive => State is not (ReplicaStates.Removed or ReplicaStates.Failed or ReplicaStates.Lost);
 
     /// <summary>Being taken away: stopped and removed, never to serve again.</summary>
     public bool IsRetiring => State is ReplicaStates.Retiring or ReplicaStates.Removing;
@@ -74,6 +74,8 @@ public static class ReplicaStates
     public const string Removing = "Removing";
     public const string Removed = "Removed";
     public const string Failed = "Failed";
+    /// <summary>On a node declared Lost: superseded by a placement elsewhere; its container is removed if the node comes back.</summary>
+    public const string Lost = "Lost";
 }
 
 /// <summary>An image pull on one node for one release, within one operation.</summary>

@@ -6,7 +6,7 @@ namespace Automator67.Functions.Features.Operations;
 
 /// <summary>One replica as <c>GET /api/apps/{id}/replicas</c> shows it.</summary>
 public sealed record ReplicaView(Guid Id, int Release, int Slot, Guid NodeId, string NodeName, long Generation, string State, string? ContainerId,
-    IReadOnlyList<PortBinding> Ports, DateTimeOffset? StartedAt, DateTimeOffset? HealthyAt, string? LastError);
+    IReadOnlyList<PortBinding> Ports, DateTimeOffset? StartedAt, DateTimeOffset? HealthyAt, string? LastError, int Crashes = 0, DateTimeOffset? CrashLoopingAt = null);
 
 /// <summary>What an app should run and what runs, as <c>GET /api/apps/{id}</c> shows it.</summary>
 /// <param name="CurrentRelease">The release the app runs (after its last successful operation); null before the first.</param>
@@ -28,7 +28,8 @@ public sealed class ReplicaQueries(NpgsqlDataSource dataSource)
     public async Task<IReadOnlyList<ReplicaView>> ListAsync(Guid appId, CancellationToken ct)
     {
         await using var command = dataSource.CreateCommand("""
-            SELECT r.id, rel.number, r.slot, r.node_id, n.name, r.generation, r.state, r.container_id, r.ports::text, r.started_at, r.healthy_at, r.last_error
+            SELECT r.id, rel.number, r.slot, r.node_id, n.name, r.generation, r.state, r.container_id, r.ports::text, r.started_at, r.healthy_at, r.last_error,
+                   r.crashes, r.crash_looping_at
             FROM a67.replicas r JOIN a67.releases rel ON rel.id = r.release_id JOIN a67.nodes n ON n.id = r.node_id
             WHERE r.app_id = @app AND r.state NOT IN ('Removed', 'Failed')
             ORDER BY rel.number DESC, r.slot
@@ -42,15 +43,15 @@ public sealed class ReplicaQueries(NpgsqlDataSource dataSource)
                 reader.IsDBNull(7) ? null : reader.GetString(7),
                 JsonSerializer.Deserialize(reader.GetString(8), RelayJsonContext.Default.IReadOnlyListPortBinding) ?? [],
                 reader.IsDBNull(9) ? null : reader.GetFieldValue<DateTimeOffset>(9), reader.IsDBNull(10) ? null : reader.GetFieldValue<DateTimeOffset>(10),
-                reader.IsDBNull(11) ? null : reader.GetString(11)));
+                reader.IsDBNull(11) ? null : reader.GetString(11), reader.GetInt32(12), reader.IsDBNull(13) ? null : reader.GetFieldValue<DateTimeOffset>(13)));
         }
 
         return views;
     }
 
     /// <summary>
-    /// Desired against actual, as far as the control plane knows from the results of its own commands (the sweeps of
-    /// issue 6 compare it with what the relays report).
+    /// Desired against actual, as far as the control plane knows from the results of its own commands and what the
+    /// reconcile sweep found in the relays' inventories (crashes, crash loops, containers gone).
     /// </summary>
     public async Task<AppRuntimeView> RuntimeAsync(Guid appId, CancellationToken ct)
     {
