@@ -28,6 +28,7 @@ public sealed record ContainerReport(
     int RestartCount,
     DateTimeOffset? StartedAt,
     string? Health,
-    ContainerStats? Stats);
+    ContainerStats? Stats,
+    IReadOnlyList<PortBinding>? Ports = null);
 
 public sealed record ContainerStats(double CpuPercent, long MemoryUsedBytes, long MemoryLimitBytes, long NetworkRxBytes, long NetworkTxBytes);

@@ -117,6 +117,33 @@ public sealed class ReplicaContainers(DockerEngine docker, RelayIdentity identit
             ? generation
             : null;
 
+    /// <summary>
+    /// The host ports the Engine bound, per container port: an automatic one is chosen each time the container starts
+    /// (a restart may change it). One per port: the IPv4 binding when there is one (IPv4 and IPv6 may differ).
+    /// </summary>
+    public static List<Contracts.Relay.PortBinding> HostPorts(ContainerInspectResponse inspected)
+    {
+        var ports = new List<Contracts.Relay.PortBinding>();
+        foreach (var (key, bindings) in inspected.NetworkSettings?.Ports ?? new Dictionary<string, IList<global::Docker.DotNet.Models.PortBinding>>())
+        {
+            var parts = key.Split('/');
+            if (!int.TryParse(parts[0], CultureInfo.InvariantCulture, out var containerPort))
+            {
+                continue;
+            }
+
+            var protocol = parts.Length > 1 ? parts[1] : "tcp";
+            var chosen = (bindings ?? []).OrderBy(b => b.HostIP?.Contains(':', StringComparison.Ordinal) == true ? 1 : 0)
+                .FirstOrDefault(b => int.TryParse(b.HostPort, CultureInfo.InvariantCulture, out _));
+            if (chosen is not null)
+            {
+                ports.Add(new Contracts.Relay.PortBinding(containerPort, int.Parse(chosen.HostPort, CultureInfo.InvariantCulture), protocol));
+            }
+        }
+
+        return ports;
+    }
+
     /// <summary>What the control plane learns of one container, from an inspect (and stats, for heartbeats).</summary>
     public static ContainerReport Report(ContainerInspectResponse container, ContainerStats? stats)
     {
@@ -134,7 +161,8 @@ public sealed class ReplicaContainers(DockerEngine docker, RelayIdentity identit
             (int)container.RestartCount,
             StartedAt(state?.StartedAt),
             state?.Health?.Status is { Length: > 0 } health ? health : null,
-            stats);
+            stats,
+            state?.Running == true ? HostPorts(container) : null);
     }
 
     // The Engine writes "0001-01-01T00:00:00Z" for a container that never started.

@@ -178,25 +178,7 @@ public sealed partial class ReplicaRunner(DockerEngine docker, ReplicaContainers
     async Task<JsonElement> OutputAsync(string id, string name, bool created, CancellationToken ct)
     {
         var inspected = await docker.Client.Containers.InspectContainerAsync(id, ct);
-        var ports = new List<Contracts.Relay.PortBinding>();
-        foreach (var (key, bindings) in inspected.NetworkSettings?.Ports ?? new Dictionary<string, IList<global::Docker.DotNet.Models.PortBinding>>())
-        {
-            var parts = key.Split('/');
-            if (!int.TryParse(parts[0], System.Globalization.CultureInfo.InvariantCulture, out var containerPort))
-            {
-                continue;
-            }
-
-            var protocol = parts.Length > 1 ? parts[1] : "tcp";
-            // An automatic port may differ between the IPv4 and IPv6 bindings: report one, the IPv4 one when there is one.
-            var chosen = (bindings ?? []).OrderBy(b => b.HostIP?.Contains(':', StringComparison.Ordinal) == true ? 1 : 0)
-                .FirstOrDefault(b => int.TryParse(b.HostPort, System.Globalization.CultureInfo.InvariantCulture, out _));
-            if (chosen is not null)
-            {
-                ports.Add(new Contracts.Relay.PortBinding(containerPort, int.Parse(chosen.HostPort, System.Globalization.CultureInfo.InvariantCulture), protocol));
-            }
-        }
-
+        var ports = ReplicaContainers.HostPorts(inspected);
         return JsonSerializer.SerializeToElement(new RunReplicaOutput(id, name, created, ports), RelayJsonContext.Default.RunReplicaOutput);
     }
 

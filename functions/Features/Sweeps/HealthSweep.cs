@@ -236,12 +236,12 @@ public sealed partial class HealthSweep(
         ? $"{span.TotalSeconds.ToString("0", CultureInfo.InvariantCulture)} s"
         : $"{span.TotalMinutes.ToString("0.#", CultureInfo.InvariantCulture)} min";
 
-    [LoggerMessage(EventId = 1800, Level = LogLevel.Information, Message = "Health sweep: {Nodes} node(s), {Silent} silent; {Unreachable} now unreachable, {Lost} lost, {Back} back; paused {Paused}")]
+    [LoggerMessage(EventId = 1900, Level = LogLevel.Information, Message = "Health sweep: {Nodes} node(s), {Silent} silent; {Unreachable} now unreachable, {Lost} lost, {Back} back; paused {Paused}")]
     partial void LogSwept(int nodes, int silent, int unreachable, int lost, int back, bool paused);
 
-    [LoggerMessage(EventId = 1801, Level = LogLevel.Warning, Message = "Node {Node} is lost; {Replicas} replica(s) rescheduled")]
+    [LoggerMessage(EventId = 1901, Level = LogLevel.Warning, Message = "Node {Node} is lost; {Replicas} replica(s) rescheduled")]
     partial void LogLost(string node, int replicas);
 
-    [LoggerMessage(EventId = 1802, Level = LogLevel.Error, Message = "{Silent} of {Nodes} nodes went silent at once: rescheduling paused (the control plane's own network is the likelier cause)")]
+    [LoggerMessage(EventId = 1902, Level = LogLevel.Error, Message = "{Silent} of {Nodes} nodes went silent at once: rescheduling paused (the control plane's own network is the likelier cause)")]
     partial void LogPaused(int silent, int nodes);
 }

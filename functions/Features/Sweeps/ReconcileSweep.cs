@@ -55,6 +55,7 @@ public sealed partial class ReconcileSweep(
         public DateTimeOffset? RestartSentAt { get; set; }
         public DateTimeOffset? CrashLoopingAt { get; set; }
         public string? LastError { get; set; }
+        public required IReadOnlyList<PortBinding> Ports { get; set; }
         public required bool AppStopped { get; init; }
         public required bool AppBusy { get; init; }
         public bool Changed { get; set; }
@@ -159,6 +160,12 @@ public sealed partial class ReconcileSweep(
                         owner.Changed = true;
                         fenced++;
                     }
+                    else if (!owner.AppBusy && container.Ports is { } ports && !owner.Ports.SequenceEqual(ports))
+                    {
+                        // An automatic host port is chosen each time the container starts: after a restart, say where it is now.
+                        owner.Ports = ports;
+                        owner.Changed = true;
+                    }
 
                     continue;
                 }
@@ -225,7 +232,8 @@ public sealed partial class ReconcileSweep(
 
         var exited = container.State is "exited" or "dead";
         var byEngine = Math.Max(0, container.RestartCount - (replica.RestartCountSeen ?? container.RestartCount));
-        var newExit = exited && container.StartedAt is { } run && run != replica.CrashedRunAt;
+        // The run is known by its start time; PostgreSQL keeps microseconds, the Engine reports nanoseconds.
+        var newExit = exited && container.StartedAt is { } run && !(replica.CrashedRunAt is { } counted && (run - counted).Duration() < TimeSpan.FromMilliseconds(1));
         if (replica.RestartCountSeen != container.RestartCount)
         {
             replica.RestartCountSeen = container.RestartCount;
@@ -388,7 +396,7 @@ public sealed partial class ReconcileSweep(
     {
         await using var command = new NpgsqlCommand("""
             SELECT r.id, r.app_id, a.name, rel.number, r.slot, r.generation, r.state, r.healthy_at, r.crashes, r.first_crash_at, r.restart_count_seen,
-                   r.restart_due_at, r.crashed_run_at, r.restart_sent_at, r.crash_looping_at, r.last_error, a.stopped,
+                   r.restart_due_at, r.crashed_run_at, r.restart_sent_at, r.crash_looping_at, r.last_error, a.stopped, r.ports::text,
                    EXISTS (SELECT 1 FROM a67.operations o WHERE o.app_id = r.app_id AND o.status IN ('Pending', 'Running', 'RollingBack'))
             FROM a67.replicas r JOIN a67.apps a ON a.id = r.app_id JOIN a67.releases rel ON rel.id = r.release_id
             WHERE r.node_id = @node AND r.state NOT IN ('Removed', 'Failed')
@@ -418,7 +426,8 @@ public sealed partial class ReconcileSweep(
                 CrashLoopingAt = Time(reader, 14),
                 LastError = reader.IsDBNull(15) ? null : reader.GetString(15),
                 AppStopped = reader.GetBoolean(16),
-                AppBusy = reader.GetBoolean(17),
+                Ports = JsonSerializer.Deserialize(reader.GetString(17), RelayJsonContext.Default.IReadOnlyListPortBinding) ?? [],
+                AppBusy = reader.GetBoolean(18),
             });
         }
 
@@ -433,7 +442,7 @@ public sealed partial class ReconcileSweep(
         {
             await using var command = new NpgsqlCommand("""
                 UPDATE a67.replicas SET state = @state, crashes = @crashes, first_crash_at = @first, restart_count_seen = @seen, restart_due_at = @due,
-                    crashed_run_at = @run, restart_sent_at = @sent, crash_looping_at = @looping, last_error = @error, updated_at = @now
+                    crashed_run_at = @run, restart_sent_at = @sent, crash_looping_at = @looping, last_error = @error, ports = @ports::jsonb, updated_at = @now
                 WHERE id = @id
                 """, connection, transaction);
             command.Parameters.AddWithValue("id", row.Id);
@@ -446,11 +455,12 @@ public sealed partial class ReconcileSweep(
             command.Parameters.AddWithValue("sent", (object?)row.RestartSentAt ?? DBNull.Value);
             command.Parameters.AddWithValue("looping", (object?)row.CrashLoopingAt ?? DBNull.Value);
             command.Parameters.AddWithValue("error", (object?)row.LastError ?? DBNull.Value);
+            command.Parameters.AddWithValue("ports", JsonSerializer.Serialize(row.Ports, RelayJsonContext.Default.IReadOnlyListPortBinding));
             command.Parameters.AddWithValue("now", now);
             await command.ExecuteNonQueryAsync(ct);
         }
     }
 
-    [LoggerMessage(EventId = 1810, Level = LogLevel.Information, Message = "Reconcile: {Nodes} node(s); {Crashed} crash(es), {Restarted} restart(s), {CrashLooping} crash-looping, {Missing} missing, {Fenced} fenced, {Orphans} orphan(s) removed")]
+    [LoggerMessage(EventId = 1910, Level = LogLevel.Information, Message = "Reconcile: {Nodes} node(s); {Crashed} crash(es), {Restarted} restart(s), {CrashLooping} crash-looping, {Missing} missing, {Fenced} fenced, {Orphans} orphan(s) removed")]
     partial void LogReconciled(int nodes, int crashed, int restarted, int crashLooping, int missing, int fenced, int orphans);
 }
