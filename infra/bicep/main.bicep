@@ -81,6 +81,9 @@ param postgres postgresConfig = {
   zoneRedundantHa: false
 }
 
+@description('Name of the PostgreSQL server; empty for a generated one. Set it to adopt a server restored from a backup (docs/backup.md).')
+param postgresServerName string = ''
+
 @description('PostgreSQL administrator login (the control plane signs in as it).')
 param postgresAdminLogin string = 'a67admin'
 
@@ -121,7 +124,7 @@ var names = {
   workspace: 'log-${name}'
   appInsights: 'appi-${name}'
   vnet: 'vnet-${name}'
-  postgres: 'psql-${toLower(name)}-${suffix}'
+  postgres: empty(postgresServerName) ? 'psql-${toLower(name)}-${suffix}' : postgresServerName
   storage: take('st${compactName}${suffix}', 24)
   keyVault: take('kv${compactName}${suffix}', 24)
   environment: 'cae-${name}'
@@ -153,7 +156,8 @@ module vnet 'modules/network.bicep' = {
     addressPrefix: network.addressPrefix
     appsSubnetPrefix: network.appsSubnetPrefix
     postgresSubnetPrefix: network.postgresSubnetPrefix
-    postgresDnsZoneName: '${names.postgres}.private.postgres.database.azure.com'
+    // Named after the deployment, not the server: a server restored under another name joins the same zone.
+    postgresDnsZoneName: '${toLower(name)}.private.postgres.database.azure.com'
     tags: tags
   }
 }
