@@ -5,7 +5,7 @@ using 'main.bicep'
 
 param name = 'a67dev'
 param image = readEnvironmentVariable('A67_IMAGE')
-param registryServer = readEnvironmentVariable('A67_REGISTRY', '')
+param registryName = readEnvironmentVariable('A67_REGISTRY', '')
 param cpu = '0.5'
 param memory = '1Gi'
 param minReplicas = 1

@@ -45,8 +45,8 @@ param location string = resourceGroup().location
 @description('Control-plane image (the Dockerfile at the root of the repository).')
 param image string
 
-@description('Registry of the image, pulled with the managed identity (grant it AcrPull there); empty for a public image.')
-param registryServer string = ''
+@description('Azure Container Registry in this resource group that holds the image; the app\'s identity gets AcrPull on it. Empty for a public image.')
+param registryName string = ''
 
 @description('vCPU of one control-plane replica.')
 param cpu string = '0.5'
@@ -207,6 +207,14 @@ module vault 'modules/keyvault.bicep' = {
   }
 }
 
+module registryPull 'modules/registry-pull.bicep' = if (!empty(registryName)) {
+  params: {
+    registryName: registryName
+    identityId: identity.id
+    principalId: identity.properties.principalId
+  }
+}
+
 module environment 'modules/environment.bicep' = {
   params: {
     location: location
@@ -228,7 +236,8 @@ module controlPlane 'modules/control-plane.bicep' = {
     environmentId: environment.outputs.environmentId
     environmentDomain: environment.outputs.defaultDomain
     image: image
-    registryServer: registryServer
+    // From the module: the app is created once its identity may pull.
+    registryServer: empty(registryName) ? '' : registryPull!.outputs.loginServer
     identityId: identity.id
     identityClientId: identity.properties.clientId
     cpu: cpu

@@ -6,7 +6,7 @@ using 'main.bicep'
 
 param name = 'a67prod'
 param image = readEnvironmentVariable('A67_IMAGE')
-param registryServer = readEnvironmentVariable('A67_REGISTRY', '')
+param registryName = readEnvironmentVariable('A67_REGISTRY', '')
 param cpu = '1.0'
 param memory = '2Gi'
 // One replica until the control plane's keys are shared between replicas (docs/azure.md, "Not yet supported"):

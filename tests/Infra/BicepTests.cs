@@ -18,6 +18,7 @@ public sealed partial class BicepTests(BicepBuildFixture built) : IClassFixture<
     const string StorageQueueDataContributor = "974c5e8b-45b9-4653-ba55-5f855dd0fb88";
     const string StorageQueueDelegator = "7ee386e9-84f0-448e-80a6-f185f6533131";
     const string KeyVaultSecretsUser = "4633458b-17de-408a-b874-0445c86b69e6";
+    const string AcrPull = "7f951dda-4ed3-4680-a7ca-43fe172d538d";
 
     /// <summary>Settings the templates give the app that the product does not read yet (docs/azure.md, "Not yet supported").</summary>
     static readonly string[] NotYetRead =
@@ -31,7 +32,7 @@ public sealed partial class BicepTests(BicepBuildFixture built) : IClassFixture<
     {
         ["A67_POSTGRES_ADMIN_PASSWORD"] = "test-only-password-0123",
         ["A67_IMAGE"] = "a67test.azurecr.io/automator67/functions:1.0.0",
-        ["A67_REGISTRY"] = "a67test.azurecr.io",
+        ["A67_REGISTRY"] = "a67test",
     };
 
     JsonElement Main => built.Json("main.bicep");
@@ -73,6 +74,7 @@ public sealed partial class BicepTests(BicepBuildFixture built) : IClassFixture<
 
         Assert.Equal(ParameterEnvironment["A67_POSTGRES_ADMIN_PASSWORD"], Value("postgresAdminPassword"));
         Assert.Equal(ParameterEnvironment["A67_IMAGE"], Value("image"));
+        Assert.Equal(ParameterEnvironment["A67_REGISTRY"], Value("registryName"));
         Assert.True(int.Parse(Value("minReplicas")!) >= 1, "the control plane runs the job server and the events consumer: never scale it to zero");
         Assert.True(int.Parse(Value("maxReplicas")!) >= int.Parse(Value("minReplicas")!));
         if (environment == "prod")
@@ -118,6 +120,12 @@ public sealed partial class BicepTests(BicepBuildFixture built) : IClassFixture<
         Assert.Equal("true", ArmTemplate.At(vault, "enableRbacAuthorization"));
         Assert.Null(ArmTemplate.At(vault, "accessPolicies"));
         Assert.Equal([KeyVaultSecretsUser], RoleIds("Microsoft.KeyVault/vaults"));
+    }
+
+    [Fact]
+    public void Registry_LetsTheIdentityPullOnly()
+    {
+        Assert.Equal([AcrPull], RoleIds("Microsoft.ContainerRegistry/registries"));
     }
 
     [Fact]

@@ -16,7 +16,7 @@ param environmentDomain string
 @description('Control-plane image, e.g. myregistry.azurecr.io/automator67/functions:1.4.0.')
 param image string
 
-@description('Registry server to pull the image from with the managed identity (which needs AcrPull there); empty for a public image.')
+@description('Login server of the registry the image is pulled from with the managed identity; empty for a public image.')
 param registryServer string
 
 @description('Resource id of the user-assigned managed identity the app runs as.')
