@@ -21,6 +21,8 @@ param postgres = {
   zoneRedundantHa: false
 }
 param postgresAdminPassword = readEnvironmentVariable('A67_POSTGRES_ADMIN_PASSWORD')
+// Empty: the generated name. After a point-in-time restore, the restored server's name (docs/backup.md).
+param postgresServerName = readEnvironmentVariable('A67_POSTGRES_SERVER', '')
 param storageSku = 'Standard_LRS'
 param keyVaultPurgeProtection = false
 param logRetentionDays = 30

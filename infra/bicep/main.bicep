@@ -111,6 +111,9 @@ param logDailyQuotaGb int = -1
 @description('Further control-plane settings as name → value (e.g. {"Auth__AllowSignup": "false"}); never secrets.')
 param settings { *: string } = {}
 
+@description('Control-plane settings whose values are Key Vault secrets, as setting name → secret name (e.g. {"GitHub__ClientSecret": "github-client-secret"}); put each secret in the vault first.')
+param vaultSettings { *: string } = {}
+
 @description('Tags of every resource.')
 param tags { *: string } = {
   application: 'automator67'
@@ -250,6 +253,7 @@ module controlPlane 'modules/control-plane.bicep' = {
     keyVaultUri: vault.outputs.vaultUri
     appInsightsConnectionString: monitoring.outputs.appInsightsConnectionString
     settings: settings
+    vaultSettings: vaultSettings
     tags: tags
   }
 }

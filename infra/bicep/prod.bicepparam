@@ -25,6 +25,8 @@ param postgres = {
   zoneRedundantHa: true
 }
 param postgresAdminPassword = readEnvironmentVariable('A67_POSTGRES_ADMIN_PASSWORD')
+// Empty: the generated name. After a point-in-time restore, the restored server's name (docs/backup.md).
+param postgresServerName = readEnvironmentVariable('A67_POSTGRES_SERVER', '')
 param storageSku = 'Standard_ZRS'
 param keyVaultPurgeProtection = true
 param logRetentionDays = 90

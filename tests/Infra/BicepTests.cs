@@ -190,7 +190,7 @@ public sealed partial class BicepTests(BicepBuildFixture built) : IClassFixture<
         var app = ArmTemplate.One(Main, "Microsoft.App/containerApps");
         var settings = app.Variable("baseSettings").EnumerateObject().ToDictionary(p => p.Name, p => p.Value.GetString());
         var secretEnv = app.Variable("secretEnv").EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!, e => e.GetProperty("secretRef").GetString());
-        var secrets = app.Properties.GetProperty("configuration").GetProperty("secrets").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
+        var secrets = app.Variable("appSecrets").EnumerateArray().ToDictionary(s => s.GetProperty("name").GetString()!);
         var sample = LocalSettings.Read(Path.Combine(TestEnvironment.RepositoryRoot, "local.settings.sample.json"));
 
         Assert.Equal("0.0.0.0", settings["ControlPlane__BindAddress"]);

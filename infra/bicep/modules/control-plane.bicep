@@ -55,6 +55,9 @@ param appInsightsConnectionString string
 @description('Further settings as name → value (e.g. {"Auth__AllowSignup": "false"}); not for secrets.')
 param settings { *: string }
 
+@description('Settings whose values are Key Vault secrets, as setting name → secret name (e.g. {"GitHub__ClientSecret": "github-client-secret"}); each secret must exist in the vault.')
+param vaultSettings { *: string }
+
 @description('Tags of every resource.')
 param tags { *: string }
 
@@ -88,6 +91,23 @@ var secretEnv = [
     secretRef: 'postgres-connection-string'
   }
 ]
+var appSecrets = [
+  {
+    name: 'postgres-connection-string'
+    keyVaultUrl: postgresSecretUri
+    identity: identityId
+  }
+]
+// Container Apps secret names are lower case; Key Vault's are not.
+var vaultEnv = map(items(vaultSettings), setting => {
+  name: setting.key
+  secretRef: toLower(setting.value)
+})
+var vaultSecrets = map(items(vaultSettings), setting => {
+  name: toLower(setting.value)
+  keyVaultUrl: '${keyVaultUri}secrets/${setting.value}'
+  identity: identityId
+})
 
 resource app 'Microsoft.App/containerApps@2026-01-01' = {
   name: appName
@@ -116,13 +136,7 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
           }
         ]
       }
-      secrets: [
-        {
-          name: 'postgres-connection-string'
-          keyVaultUrl: postgresSecretUri
-          identity: identityId
-        }
-      ]
+      secrets: concat(appSecrets, vaultSecrets)
       registries: empty(registryServer)
         ? []
         : [
@@ -143,7 +157,7 @@ resource app 'Microsoft.App/containerApps@2026-01-01' = {
             cpu: json(cpu)
             memory: memory
           }
-          env: concat(plainEnv, secretEnv)
+          env: concat(plainEnv, secretEnv, vaultEnv)
           probes: [
             {
               type: 'Startup'
