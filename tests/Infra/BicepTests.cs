@@ -23,7 +23,6 @@ public sealed partial class BicepTests(BicepBuildFixture built) : IClassFixture<
     /// <summary>Settings the templates give the app that the product does not read yet (docs/azure.md, "Not yet supported").</summary>
     static readonly string[] NotYetRead =
     [
-        "AzureWebJobsStorage__queueServiceUri", "AzureWebJobsStorage__credential", "AzureWebJobsStorage__clientId",
         "Secrets__KeyVaultUri", "AZURE_CLIENT_ID", "APPLICATIONINSIGHTS_CONNECTION_STRING",
     ];
 

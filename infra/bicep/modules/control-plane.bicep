@@ -71,7 +71,7 @@ var baseSettings = {
   ControlPlane__Port: string(port)
   Logging__Console__FormatterName: 'json'
   // Identity-based connection, in the Azure Functions convention (AzureWebJobsStorage__queueServiceUri …).
-  // Not read by the product yet: see docs/azure.md, "Not yet supported".
+  // The queue client signs in as this identity; relays' SAS are signed with a user delegation key (docs/azure.md).
   AzureWebJobsStorage__queueServiceUri: queueServiceUri
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
