@@ -53,7 +53,9 @@ public static class ControlPlaneHosting
             ContentRootPath = contentRoot,
             EnvironmentName = local.EnvironmentName,
         });
-        local.ApplyTo(builder.Configuration, builder.Environment.IsDevelopment(), BuiltInDefaults, DevelopmentDefaults.Values, args);
+        // What the user set (file, environment, arguments) decides which development defaults apply.
+        var configured = new ConfigurationBuilder().AddInMemoryCollection(local.Values).AddEnvironmentVariables().AddCommandLine(args).Build();
+        local.ApplyTo(builder.Configuration, builder.Environment.IsDevelopment(), BuiltInDefaults, DevelopmentDefaults.For(configured), args);
         return builder;
     }
 

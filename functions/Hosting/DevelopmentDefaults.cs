@@ -1,3 +1,5 @@
+using Automator67.Functions.Queues;
+
 namespace Automator67.Functions.Hosting;
 
 /// <summary>
@@ -11,6 +13,15 @@ static class DevelopmentDefaults
     public static readonly IReadOnlyDictionary<string, string?> Values = new Dictionary<string, string?>
     {
         ["ConnectionStrings:Postgres"] = Postgres,
-        ["AzureWebJobsStorage"] = "UseDevelopmentStorage=true",
+        [QueueOptions.ConnectionSetting] = "UseDevelopmentStorage=true",
     };
+
+    /// <summary>
+    /// The defaults, less Azurite's connection string when the queues are configured with an identity
+    /// (<c>AzureWebJobsStorage__queueServiceUri</c>) in <paramref name="configured"/>: a default must not conflict with a chosen setting.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string?> For(IConfiguration configured) =>
+        string.IsNullOrWhiteSpace(configured[QueueConnection.ServiceUriSetting.Replace("__", ":", StringComparison.Ordinal)])
+            ? Values
+            : Values.Where(setting => setting.Key != QueueOptions.ConnectionSetting).ToDictionary();
 }

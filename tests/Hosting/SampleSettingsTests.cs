@@ -13,6 +13,7 @@ using Automator67.Hosting;
 using Automator67.NodeRelay;
 using Automator67.Orchestrations.Runtime;
 using Automator67.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 
 namespace Automator67.Tests.Hosting;
 
@@ -57,5 +58,20 @@ public sealed class SampleSettingsTests
 
         Assert.Equal("UseDevelopmentStorage=true", sample[QueueOptions.ConnectionSetting]);
         Assert.Equal("7071", sample["ControlPlane:Port"]);
+    }
+
+    [Fact]
+    public void Sample_ListsTheIdentitySettings_Empty_SoTheConnectionStringIsUsed()
+    {
+        var sample = LocalSettings.Read(SamplePath);
+        var connection = QueueConnection.Read(new ConfigurationBuilder().AddInMemoryCollection(sample).Build());
+
+        foreach (var setting in new[] { QueueConnection.ServiceUriSetting, QueueConnection.CredentialSetting, QueueConnection.ClientIdSetting })
+        {
+            Assert.Equal("", sample[setting.Replace("__", ":", StringComparison.Ordinal)]);
+        }
+
+        Assert.Null(connection.Problem);
+        Assert.False(connection.UsesIdentity);
     }
 }

@@ -90,6 +90,36 @@ public sealed class StartupRefusalTests : IDisposable
     }
 
     [Fact]
+    public async Task Start_Exits2_AskingForOne_WhenConnectionStringAndQueueServiceUriAreBothSet()
+    {
+        var settings = Valid();
+        settings["AzureWebJobsStorage__queueServiceUri"] = "https://sta67dev.queue.core.windows.net";
+
+        var (exitCode, stderr) = await RunToExitAsync(settings);
+
+        Assert.Equal(2, exitCode);
+        Assert.Equal(
+            "automator67: Settings AzureWebJobsStorage and AzureWebJobsStorage__queueServiceUri are both set; set only one: the connection string (account key, Azurite) or the queue endpoint (an identity).",
+            stderr);
+    }
+
+    [Fact]
+    public async Task Start_Exits2_WhenCredentialLifetimeOutlivesAUserDelegationKey()
+    {
+        // Refused before anything asks for a token: no identity endpoint is ever called from a test.
+        var settings = Valid();
+        settings.Remove("AzureWebJobsStorage");
+        settings["AzureWebJobsStorage__queueServiceUri"] = "https://sta67dev.queue.core.windows.net";
+        settings["AzureWebJobsStorage__credential"] = "managedidentity";
+        settings["Nodes__CredentialLifetime"] = "8.00:00:00";
+
+        var (exitCode, stderr) = await RunToExitAsync(settings);
+
+        Assert.Equal(2, exitCode);
+        Assert.StartsWith("automator67: Setting Nodes__CredentialLifetime must be 7.00:00:00 or less when the queues are reached with an identity", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Start_Exits2_NamingTheLine_WhenLocalSettingsMalformed()
     {
         var path = Path.Combine(_dir, "local.settings.json");
