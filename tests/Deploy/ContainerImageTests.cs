@@ -39,7 +39,8 @@ public sealed class ContainerImageTests(ITestOutputHelper output) : IAsyncLifeti
     {
         if (Enabled)
         {
-            using var cap = new CancellationTokenSource(TimeSpan.FromMinutes(2));
+            // Removing the build stages takes minutes on vfs: every layer is a whole copy of the SDK.
+            using var cap = new CancellationTokenSource(TimeSpan.FromMinutes(10));
             await Docker(["rm", "-f", "a67t-" + _tag + "-cp", "a67t-" + _tag + "-relay"], cap.Token);
             await Docker(["volume", "rm", "-f", "a67t-" + _tag + "-relay"], cap.Token);
             var clean = await Shell.RunAsync(Images, ["clean", "--label", _label], cap.Token);
