@@ -26,6 +26,8 @@ CONTROL_PLANE_REPO=automator67/control-plane
 RELAY_REPO=automator67/relay
 # Bump when the stand-ins' recipe changes.
 BASE_RECIPE=1
+ROOTFS="" # the stand-in's root file system being made
+trap '[[ -z $ROOTFS ]] || rm -rf "$ROOTFS"' EXIT
 
 die() { echo "images: $*" >&2; exit 1; }
 say() { printf '%-14s %s\n' "$1" "$2"; }
@@ -101,8 +103,7 @@ import_base() {
     aspnet_version=$(newest "$DOTNET_HOME/shared/Microsoft.AspNetCore.App")
     sdk_version=$(newest "$DOTNET_HOME/sdk")
     rootfs=$(mktemp -d "${TMPDIR:-/tmp}/a67-rootfs-$kind-XXXXXX")
-    # shellcheck disable=SC2064 # expand now: the folder of this call
-    trap "rm -rf '$rootfs'" RETURN
+    ROOTFS=$rootfs # removed on exit too, when a step below fails
     make_rootfs "$rootfs" "$kind"
     changes+=(--change "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     changes+=(--change "ENV APP_UID=1654" --change "ENV DOTNET_RUNNING_IN_CONTAINER=true" --change "ENV DOTNET_VERSION=$runtime_version")
@@ -119,6 +120,8 @@ import_base() {
     for label in "$@"; do changes+=(--change "LABEL $label"); done
     changes+=(--change 'CMD ["/bin/sh"]')
     tar --sort=name --mtime=@0 --numeric-owner -C "$rootfs" -c . | docker import "${changes[@]}" - "$image" >/dev/null
+    rm -rf "$rootfs"
+    ROOTFS=""
 }
 
 cmd_bases() {

@@ -160,7 +160,9 @@ fetch() {
         tar -xzf "$archive" -C "$WORK/unpacked" --no-same-owner || die "$FROM is not a .tar.gz archive"
         PAYLOAD=$WORK/unpacked
     fi
-    found=$(find "$PAYLOAD" -maxdepth 2 -name node-relay.dll -type f | head -n 1)
+    # The folder itself (a publish folder), else one level down (a tarball's top folder).
+    found=$PAYLOAD/node-relay.dll
+    [[ -f $found ]] || found=$(find "$PAYLOAD" -mindepth 2 -maxdepth 2 -name node-relay.dll -type f | sort | head -n 1)
     [[ -n $found ]] || die "$FROM holds no node-relay.dll (expected the output of deploy/relay/package.sh or dotnet publish)"
     PAYLOAD=$(dirname "$found")
     [[ -x $PAYLOAD/node-relay ]] || die "$FROM has no node-relay executable: publish with a runtime identifier (-r linux-x64), as deploy/relay/package.sh does"
