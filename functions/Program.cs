@@ -15,6 +15,12 @@ using Automator67.Hosting;
 
 // Automator67 control plane: the design card's HTTP functions, timer functions and queue function, on ASP.NET Core
 // and Hangfire (see README, "Why not Azure Functions").
+if (args is ["healthcheck", ..])
+{
+    // The container image's HEALTHCHECK: builds no host, only asks this instance's /healthz.
+    return await HealthProbe.RunAsync(args);
+}
+
 return await StartupErrors.RunAsync("automator67", async () =>
 {
     var builder = ControlPlaneHosting.CreateBuilder(args);

@@ -16,6 +16,7 @@ const string Usage = """
       enroll --url URL --token TOKEN   enrol this host with the control plane at URL (a one-time join token)
       run                              execute this node's signed commands and send heartbeats, until SIGTERM
       facts                            print this host's facts (Docker version, CPUs, memory, OS, architecture, hostname) as JSON
+      version                          print the relay's version
       help                             show this text
 
     Settings come from local.settings.json (Values, "__" between sections) and then the environment,
@@ -35,6 +36,9 @@ return await StartupErrors.RunAsync("node-relay", async () =>
             break;
         case "run":
             await RunAsync(args[1..]);
+            break;
+        case "version" or "--version":
+            Console.WriteLine($"node-relay {RelayVersion()}");
             break;
         case "help" or "--help" or "-h":
             Console.WriteLine(Usage);
@@ -100,6 +104,11 @@ static async Task RunAsync(string[] args)
     Console.WriteLine($"node-relay: running as node {identity.State.Name} ({identity.NodeId})");
     await host.RunAsync();
 }
+
+// The informational version: the release number, and the commit when built from a git checkout.
+static string RelayVersion() =>
+    typeof(RelayOptions).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyInformationalVersionAttribute), false)
+        .OfType<System.Reflection.AssemblyInformationalVersionAttribute>().FirstOrDefault()?.InformationalVersion ?? "unknown";
 
 // "--name value" from the arguments, or null.
 static string? Option(string[] args, string name)

@@ -56,4 +56,14 @@ public sealed class DockerEngineTests
         Assert.Equal(2, await relay.WaitForExitAsync(ct));
         Assert.Equal("node-relay: unknown command 'frobnicate'; run 'node-relay help' for the list.", relay.Stderr.Trim());
     }
+
+    [Fact]
+    public async Task Version_PrintsTheReleaseNumber()
+    {
+        var ct = TestEnvironment.TimeCap();
+        await using var relay = ProductProcess.StartRelay(["version"], new Dictionary<string, string?>());
+
+        Assert.Equal(0, await relay.WaitForExitAsync(ct));
+        Assert.Matches(@"^node-relay \d+\.\d+\.\d+", relay.Stdout.Trim());
+    }
 }
