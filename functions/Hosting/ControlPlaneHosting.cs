@@ -5,6 +5,7 @@ using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
+using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
@@ -85,6 +86,7 @@ public static class ControlPlaneHosting
         services.AddApps();
         services.AddRelay();
         services.AddOperations();
+        services.AddSecrets();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>
