@@ -105,7 +105,8 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         var environment = new Dictionary<string, string?>(Settings)
         {
             ["ConnectionStrings__Postgres"] = _database.ConnectionString,
-            ["AzureWebJobsStorage"] = TestEnvironment.Storage,
+            // A test class may route the control plane's queue traffic elsewhere (through a recording proxy, say).
+            ["AzureWebJobsStorage"] = Settings.GetValueOrDefault("AzureWebJobsStorage") ?? TestEnvironment.Storage,
             ["Queues__Prefix"] = _queues.Prefix,
             ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["Auth__SigningKeyFile"] = SigningKeyFile,

@@ -4,7 +4,7 @@
 -- a rotation updates it, so a write never wraps with a key the rewrap has already moved away from.
 CREATE TABLE a67.secret_key_state (
     singleton   boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
-    active_kek  text        NOT NULL,              -- 'file:N' (the local key file) or 'kv:VERSION' (Key Vault)
+    active_kek  text        NOT NULL,              -- 'file:FILEID.N' (the local key file) or 'kv:VERSION' (Key Vault)
     rotated_at  timestamptz NOT NULL
 );
 

@@ -9,7 +9,9 @@ namespace Automator67.Functions.Features.Secrets;
 /// <summary>
 /// The KEK in a local key file (mode 0600, created on first use): every version ever made, numbered, so secrets
 /// wrapped by an older one stay readable until the rewrap after a rotation has moved them. For one host; a control
-/// plane of several instances should use Key Vault (or share the file).
+/// plane of several instances should use Key Vault (or share the file). Version ids name the file too
+/// (<c>file:FILEID.N</c>): a file made anew (the old one lost) never passes its keys off as the lost ones, so its
+/// secrets are "key unavailable", not "altered".
 /// </summary>
 public sealed class LocalKeyFileSource(IOptions<SecretsOptions> options, IHostEnvironment environment) : IKeyEncryptionKeySource
 {
@@ -24,7 +26,7 @@ public sealed class LocalKeyFileSource(IOptions<SecretsOptions> options, IHostEn
         lock (_gate)
         {
             var file = ReadOrCreate();
-            return Task.FromResult(Prefix + file.Keys.Max(k => k.Version).ToString(CultureInfo.InvariantCulture));
+            return Task.FromResult(IdOf(file, file.Keys.Max(k => k.Version)));
         }
     }
 
@@ -32,8 +34,8 @@ public sealed class LocalKeyFileSource(IOptions<SecretsOptions> options, IHostEn
     {
         lock (_gate)
         {
-            var version = id.StartsWith(Prefix, StringComparison.Ordinal) && int.TryParse(id.AsSpan(Prefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : -1;
-            var key = ReadOrCreate().Keys.FirstOrDefault(k => k.Version == version)
+            var file = ReadOrCreate();
+            var key = file.Keys.FirstOrDefault(k => IdOf(file, k.Version) == id)
                 ?? throw new KeyUnavailableException($"the key-encryption key {id} is not in {Description} (restore the file from a backup, or set Secrets__KeyVaultUri if it lives in Key Vault)");
             return Task.FromResult(Convert.FromBase64String(key.Key));
         }
@@ -45,9 +47,9 @@ public sealed class LocalKeyFileSource(IOptions<SecretsOptions> options, IHostEn
         {
             var file = ReadOrCreate();
             var next = file.Keys.Max(k => k.Version) + 1;
-            var updated = new KeyFile([.. file.Keys, new KeyVersion(next, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), DateTimeOffset.UtcNow)]);
+            var updated = file with { Keys = [.. file.Keys, new KeyVersion(next, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), DateTimeOffset.UtcNow)] };
             PrivateFile.Write(_path, stream => JsonSerializer.Serialize(stream, updated, JsonSerializerOptions.Web));
-            return Task.FromResult(Prefix + next.ToString(CultureInfo.InvariantCulture));
+            return Task.FromResult(IdOf(updated, next));
         }
     }
 
@@ -57,14 +59,14 @@ public sealed class LocalKeyFileSource(IOptions<SecretsOptions> options, IHostEn
         {
             Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
             // Placed without overwriting: when two processes start at once, one file wins and both use it.
-            var first = new KeyFile([new KeyVersion(1, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), DateTimeOffset.UtcNow)]);
+            var first = new KeyFile(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(4)), [new KeyVersion(1, Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)), DateTimeOffset.UtcNow)]);
             PrivateFile.Write(_path, stream => JsonSerializer.Serialize(stream, first, JsonSerializerOptions.Web), overwrite: false);
         }
 
         try
         {
             var file = JsonSerializer.Deserialize<KeyFile>(File.ReadAllText(_path), JsonSerializerOptions.Web);
-            if (file?.Keys is not { Count: > 0 } keys || keys.Any(k => Convert.FromBase64String(k.Key).Length != 32))
+            if (file?.Keys is not { Count: > 0 } keys || string.IsNullOrEmpty(file.Id) || keys.Any(k => Convert.FromBase64String(k.Key).Length != 32))
             {
                 throw new JsonException("no 256-bit keys in it");
             }
@@ -77,7 +79,9 @@ public sealed class LocalKeyFileSource(IOptions<SecretsOptions> options, IHostEn
         }
     }
 
-    sealed record KeyFile(IReadOnlyList<KeyVersion> Keys);
+    static string IdOf(KeyFile file, int version) => $"{Prefix}{file.Id}.{version.ToString(CultureInfo.InvariantCulture)}";
+
+    sealed record KeyFile(string Id, IReadOnlyList<KeyVersion> Keys);
 
     sealed record KeyVersion(int Version, string Key, DateTimeOffset CreatedAt);
 }

@@ -7,7 +7,7 @@ namespace Automator67.Tests.Features.Secrets;
 /// <summary>The envelope encryption of secrets at rest: it opens only for the secret it was made for, under the KEK that wrapped it.</summary>
 public sealed class SecretCipherTests
 {
-    static readonly ActiveKek Kek = new("file:1", RandomNumberGenerator.GetBytes(32));
+    static readonly ActiveKek Kek = new("file:ab12cd34.1", RandomNumberGenerator.GetBytes(32));
     static readonly SecretIdentity Identity = new(Guid.NewGuid(), Guid.NewGuid(), SecretIdentity.App, Guid.NewGuid(), "DB_PASSWORD", 3);
     static readonly byte[] Value = Encoding.UTF8.GetBytes("s3cr3t-value-ä");
 
@@ -17,7 +17,7 @@ public sealed class SecretCipherTests
         var encrypted = SecretCipher.Encrypt(Identity, Kek, Value);
 
         Assert.Equal(Value, SecretCipher.Decrypt(Identity, encrypted, Kek.Key));
-        Assert.Equal("file:1", encrypted.KekId);
+        Assert.Equal("file:ab12cd34.1", encrypted.KekId);
         Assert.Equal(12 + 32 + 16, encrypted.WrappedKey.Length);
         Assert.Equal(12 + Value.Length + 16, encrypted.Ciphertext.Length);
         Assert.DoesNotContain(Convert.ToHexString(Value), Convert.ToHexString(encrypted.Ciphertext), StringComparison.Ordinal);
@@ -52,7 +52,7 @@ public sealed class SecretCipherTests
             case "nonce": ciphertext[0] ^= 1; break;
             case "wrapped key": wrapped[20] ^= 1; break;
             case "wrapped tag": wrapped[^1] ^= 1; break;
-            default: kekId = "file:2"; break;
+            default: kekId = "file:ab12cd34.2"; break;
         }
 
         Assert.ThrowsAny<CryptographicException>(() => SecretCipher.Decrypt(Identity, new EncryptedSecret(kekId, wrapped, ciphertext), Kek.Key));
@@ -90,11 +90,11 @@ public sealed class SecretCipherTests
     public void Rewrap_MovesTheDataKeyToTheNewKek_AndLeavesTheValueCiphertextAlone()
     {
         var encrypted = SecretCipher.Encrypt(Identity, Kek, Value);
-        var next = new ActiveKek("file:2", RandomNumberGenerator.GetBytes(32));
+        var next = new ActiveKek("file:ab12cd34.2", RandomNumberGenerator.GetBytes(32));
 
         var moved = SecretCipher.Rewrap(Identity, encrypted, Kek.Key, next);
 
-        Assert.Equal("file:2", moved.KekId);
+        Assert.Equal("file:ab12cd34.2", moved.KekId);
         Assert.Equal(encrypted.Ciphertext, moved.Ciphertext);
         Assert.Equal(Value, SecretCipher.Decrypt(Identity, moved, next.Key));
         Assert.ThrowsAny<CryptographicException>(() => SecretCipher.Decrypt(Identity, moved, Kek.Key));
