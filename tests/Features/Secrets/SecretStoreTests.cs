@@ -153,6 +153,25 @@ public sealed class SecretStoreTests(MigratedDatabaseFixture fixture) : IClassFi
         }
     }
 
+    [Fact]
+    public async Task KeyFile_MadeAnewAfterTheOldOneIsLost_IsKeyUnavailable_NeverPassedOffAsTheLostKey()
+    {
+        var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(30));
+        await ResetKeyStateAsync(ct);
+        var (store, _, _) = Parts("file", batch: 10);
+        var account = await AccountAsync(ct);
+        var app = await AppAsync(account, ct);
+        await store.PutAsync(account, app, "KEPT", "x"u8.ToArray(), account, Audit(AuditTypes.SecretWritten, account), ct);
+
+        File.Delete(Path.Combine(_keyDirectory, "kek.json"));
+        var (fresh, _, _) = Parts("file", batch: 10);
+        await using var connection = await DataSource.OpenConnectionAsync(ct);
+        var lost = await Assert.ThrowsAsync<KeyUnavailableException>(() => fresh.ReadAsync(connection, null, account, SecretIdentity.App, app, ["KEPT"], ct));
+
+        Assert.Contains("is not in the key file", lost.Message, StringComparison.Ordinal);
+        Assert.Equal(0L, await ScalarAsync(connection, "SELECT count(*) FROM a67.audit_events WHERE type = 'secret.decrypt_failed' AND detail->>'appId' = @app::text", app, ct));
+    }
+
     (SecretStore Store, KeyEncryptionKeys Keks, SecretRewrap Rewrap) Parts(string source, int batch, StandInCredential? credential = null, TimeSpan? timeout = null)
     {
         var options = Options.Create(new SecretsOptions { KeyFile = Path.Combine(_keyDirectory, "kek.json"), RewrapBatchSize = batch });
