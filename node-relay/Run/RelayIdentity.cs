@@ -25,6 +25,8 @@ public sealed class RelayIdentity : IDisposable
 
     public RelayIdentity(RelayState state)
     {
+        // A state without a sealing key (enrolled before sealing existed) gets one; the host saves it, the renewer registers it.
+        state = state.WithSealingKey();
         _state = state;
         _nodeKey = state.Key();
         _sealingKey = state.SealingKey();

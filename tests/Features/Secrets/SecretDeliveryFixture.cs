@@ -15,7 +15,8 @@ public sealed class SecretDeliveryFixture : IAsyncLifetime
 {
     readonly List<RelayHarness> _relays = [];
 
-    public RecordingProxy Queues { get; } = new(new IPEndPoint(IPAddress.Loopback, 10001));
+    /// <summary>In front of the local stack's Azurite queue endpoint (its development account; A67_AZURITE_QUEUE_PORT moves it).</summary>
+    public RecordingProxy Queues { get; } = new(new IPEndPoint(IPAddress.Loopback, new Azure.Storage.Queues.QueueServiceClient(TestEnvironment.Storage).Uri.Port));
 
     public ControlPlaneFixture ControlPlane { get; } = new();
 
@@ -38,7 +39,9 @@ public sealed class SecretDeliveryFixture : IAsyncLifetime
     {
         Queues.Start();
         ControlPlane.Settings["AzureWebJobsStorage"] = Queues.ConnectionString;
-        ControlPlane.Settings["Nodes__HeartbeatInterval"] = "00:00:02";
+        // Not the quickest heartbeats: on a loaded machine (the whole suite at once) a node must not drop out of
+        // placement between two steps of a test; nothing here waits for a node to be noticed gone.
+        ControlPlane.Settings["Nodes__HeartbeatInterval"] = "00:00:05";
         ControlPlane.Settings["Operations__FirstRetryDelay"] = "00:00:00.500";
         ControlPlane.Settings["Operations__RecoverySeconds"] = "2";
         await ControlPlane.InitializeAsync();
@@ -58,15 +61,21 @@ public sealed class SecretDeliveryFixture : IAsyncLifetime
             await relay.StartAsync(cap.Token);
         }
 
+        await BothReadyAsync(cap.Token);
+    }
+
+    /// <summary>Placement takes Ready nodes only: waits until both have a fresh heartbeat.</summary>
+    public async Task BothReadyAsync(CancellationToken ct)
+    {
         while (true)
         {
             using var response = await ControlPlane.SendAsync(HttpMethod.Get, "/api/nodes?status=Ready", Owner.AccessToken);
-            if ((await response.Content.ReadFromJsonAsync<JsonElement>(cap.Token)).GetArrayLength() == 2)
+            if ((await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetArrayLength() == 2)
             {
-                break;
+                return;
             }
 
-            await Task.Delay(200, cap.Token);
+            await Task.Delay(200, ct);
         }
     }
 

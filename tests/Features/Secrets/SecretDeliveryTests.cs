@@ -35,6 +35,7 @@ public sealed class SecretDeliveryTests(SecretDeliveryFixture fixture) : IClassF
 
         var spec = JsonSerializer.SerializeToNode(OperationsClient.Spec("v1", 1))!.AsObject();
         spec["secrets"] = new System.Text.Json.Nodes.JsonObject { ["DB_PASSWORD"] = "DB_PASSWORD" };
+        await fixture.BothReadyAsync(ct);
         var operation = await Api.DeployAsync(app, spec, ct);
         var finished = await Api.FinishedAsync(operation, () => fixture.ControlPlane.Output, ct);
         Assert.Equal("Succeeded", finished.GetProperty("status").GetString());
@@ -85,6 +86,7 @@ public sealed class SecretDeliveryTests(SecretDeliveryFixture fixture) : IClassF
         // The right credentials: the pull works and the replica answers.
         await registry.ForgetImageAsync(ct);
         var good = await Api.CreateAppAsync("private", ct);
+        await fixture.BothReadyAsync(ct);
         var deployed = await Api.FinishedAsync(await Api.DeployAsync(good, PrivateSpec("private"), ct), () => fixture.ControlPlane.Output, ct);
         Assert.Equal("Succeeded", deployed.GetProperty("status").GetString());
         Assert.Contains("automator67 sample v1", await OperationsClient.AnswerAsync(Assert.Single(await Api.ReplicasAsync(good, ct)), ct), StringComparison.Ordinal);
@@ -95,6 +97,7 @@ public sealed class SecretDeliveryTests(SecretDeliveryFixture fixture) : IClassF
         // Wrong credentials: every pull attempt fails saying the registry refused them, and the deployment rolls back.
         await registry.ForgetImageAsync(ct);
         var bad = await Api.CreateAppAsync("refused", ct);
+        await fixture.BothReadyAsync(ct);
         var refused = await Api.FinishedAsync(await Api.DeployAsync(bad, PrivateSpec("private-wrong"), ct), () => fixture.ControlPlane.Output, ct);
         Assert.Equal("RolledBack", refused.GetProperty("status").GetString());
         Assert.Contains($"the registry {registry.Registry} refused the credentials given for it", refused.GetProperty("reason").GetString(), StringComparison.Ordinal);
