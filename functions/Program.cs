@@ -8,7 +8,9 @@ using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
+using Automator67.Functions.Features.Registries;
 using Automator67.Functions.Features.Relay;
+using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Tokens;
 using Automator67.Functions.Hosting;
 using Automator67.Hosting;
@@ -50,6 +52,8 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapApps();
     app.MapOperations();
     app.MapEvents();
+    app.MapSecrets();
+    app.MapRegistries();
     app.MapRelay();
     app.MapTokens();
 

@@ -55,6 +55,13 @@ public static class RelayHosting
             var directory = provider.GetRequiredService<IOptions<RelayOptions>>().Value.StateDirectory;
             var state = RelayState.Load(directory)
                 ?? throw new StartupException($"this relay is not enrolled: no {RelayState.PathIn(directory)}; run 'node-relay enroll --url URL --token TOKEN' first, or set Relay__StateDirectory.");
+            if (state.SealingPrivateKey is null)
+            {
+                // Enrolled before sealed secrets existed: make the sealing key now; CredentialRenewer registers it at once.
+                state = state.WithSealingKey();
+                state.Save(directory);
+            }
+
             return new RelayIdentity(state);
         });
         builder.Services.AddSingleton<RelayQueues>();

@@ -2,9 +2,10 @@ namespace Automator67.Contracts.Nodes;
 
 /// <summary>
 /// <c>POST /api/relay/enroll</c>: a relay trades a one-time join token for its node identity. The private key never
-/// leaves the host: only the public key travels (P-256, SubjectPublicKeyInfo, base64).
+/// leaves the host: only the public keys travel (P-256, SubjectPublicKeyInfo, base64): <see cref="PublicKey"/> verifies
+/// what the node signs, <see cref="SealingKey"/> (ECDH) is what secrets are sealed to. Two keys, one purpose each.
 /// </summary>
-public sealed record EnrollRequest(string? Token, string? PublicKey, HostFacts? Facts);
+public sealed record EnrollRequest(string? Token, string? PublicKey, HostFacts? Facts, string? SealingKey = null);
 
 /// <summary>What an enrolled relay keeps in its state file.</summary>
 public sealed record EnrollResponse(

@@ -20,7 +20,13 @@ public sealed record ReplicaSelector(string App, string Release, int Replica);
 
 public sealed record RegistryCredentials(string Username, string Password);
 
-public sealed record PullImageBody(string Image, RegistryCredentials? Credentials);
+/// <summary>
+/// Pull an image. Credentials come either in <see cref="Credentials"/> (clear; only for callers that seal the whole
+/// channel themselves, e.g. tests) or, from the control plane, as <see cref="SealedCredentials"/>: a
+/// <see cref="SealedBox"/> (purpose <see cref="SealedBox.Purposes.RegistryCredentials"/>) holding the JSON of a
+/// <see cref="RegistryCredentials"/>, opened by the relay in memory only.
+/// </summary>
+public sealed record PullImageBody(string Image, RegistryCredentials? Credentials, string? SealedCredentials = null);
 
 public sealed record PortBinding(int ContainerPort, int? HostPort, string Protocol = "tcp");
 
@@ -33,7 +39,9 @@ public sealed record RestartPolicySpec(string Name, int MaximumRetryCount = 0);
 /// Create and start one replica, hardened by default: no-new-privileges, all capabilities dropped but
 /// <see cref="CapAdd"/>, never privileged, no host PID/IPC, no Docker socket, host paths only from the relay's
 /// allowlist. Anything else is refused with a clear result. <see cref="Entrypoint"/> replaces the image's, and
-/// <see cref="Command"/> its arguments (Docker's Cmd).
+/// <see cref="Command"/> its arguments (Docker's Cmd). <see cref="SealedEnv"/> carries the app's secrets: a
+/// <see cref="SealedBox"/> (purpose <see cref="SealedBox.Purposes.Env"/>) holding a JSON object of variable names
+/// and values, opened by the relay in memory and added to <see cref="Env"/> for the container only.
 /// </summary>
 public sealed record RunReplicaBody(
     ReplicaSelector Replica,
@@ -47,7 +55,8 @@ public sealed record RunReplicaBody(
     IReadOnlyList<string>? CapAdd,
     IReadOnlyList<string>? HostPaths,
     string NetworkMode = "bridge",
-    IReadOnlyList<string>? Entrypoint = null);
+    IReadOnlyList<string>? Entrypoint = null,
+    string? SealedEnv = null);
 
 public sealed record StopBody(ReplicaSelector Replica, int GraceSeconds = 10);
 

@@ -10,6 +10,8 @@ namespace Automator67.Contracts.Relay;
 [JsonSerializable(typeof(EventEnvelope))]
 [JsonSerializable(typeof(CommandResult))]
 [JsonSerializable(typeof(PullImageBody))]
+[JsonSerializable(typeof(RegistryCredentials))]
+[JsonSerializable(typeof(IReadOnlyDictionary<string, string>))]
 [JsonSerializable(typeof(RunReplicaBody))]
 [JsonSerializable(typeof(StopBody))]
 [JsonSerializable(typeof(ReplicaBody))]

@@ -32,11 +32,18 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         {
             BadHttpRequestException bad => (bad.StatusCode, "Bad request", bad.Message),
             NpgsqlException { IsTransient: true } => (StatusCodes.Status503ServiceUnavailable, "Database unavailable", "The database cannot be reached right now; try again shortly."),
+            // Never a fallback to clear text: a secret is not written or read until the key-encryption key is back.
+            Features.Secrets.KeyUnavailableException => (StatusCodes.Status503ServiceUnavailable, "Secret key unavailable",
+                "The key-encryption key for secrets cannot be read right now (the log says why); try again shortly."),
             _ => (StatusCodes.Status500InternalServerError, "Internal error", $"The server failed to handle request {httpContext.TraceIdentifier}; the log has the details."),
         };
         if (status == StatusCodes.Status503ServiceUnavailable)
         {
             httpContext.Response.Headers.RetryAfter = "5";
+            if (exception is Features.Secrets.KeyUnavailableException)
+            {
+                LogKeyUnavailable(exception.Message, httpContext.Request.Method, httpContext.Request.Path);
+            }
         }
         else if (status >= 500)
         {
@@ -59,6 +66,9 @@ public sealed partial class ApiExceptionHandler(IProblemDetailsService problems,
         json.Message.Contains("could not be mapped", StringComparison.Ordinal) ? "This field is not part of the request."
         : json.Message.Contains("could not be converted", StringComparison.Ordinal) ? "This field has the wrong type."
         : "The body is not valid JSON here.";
+
+    [LoggerMessage(EventId = 1101, Level = LogLevel.Warning, Message = "Secrets' key unavailable for {Method} {Path}: {Reason}")]
+    partial void LogKeyUnavailable(string reason, string method, string path);
 
     [LoggerMessage(EventId = 1100, Level = LogLevel.Error, Message = "Unhandled exception for {Method} {Path}")]
     partial void LogUnhandled(Exception exception, string method, string path);

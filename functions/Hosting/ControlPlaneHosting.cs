@@ -6,6 +6,7 @@ using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Sweeps;
+using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
@@ -89,6 +90,7 @@ public static class ControlPlaneHosting
         services.AddRelay();
         services.AddOperations();
         services.AddSweeps();
+        services.AddSecrets();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>

@@ -12,7 +12,8 @@ namespace Automator67.NodeRelay.Commands;
 /// <summary>
 /// Executes one verified command on the Docker Engine and turns every outcome into a result: succeeded, failed (Docker
 /// or the probe said no, or the Engine did not answer after a few tries) or refused (the body is malformed or asks
-/// for something this node does not allow). Commands for one replica are serialised.
+/// for something this node does not allow). Commands for one replica are serialised. Sealed values (a replica's
+/// secrets, a pull's credentials) are opened here, in memory, just before use: never logged, journalled or reported.
 /// </summary>
 public sealed partial class CommandExecutor(
     DockerEngine docker,
@@ -20,6 +21,7 @@ public sealed partial class CommandExecutor(
     ReplicaRunner runner,
     ReplicaOperations operations,
     Prober prober,
+    RelayIdentity identity,
     IOptions<RelayOptions> options,
     TimeProvider time,
     ILogger<CommandExecutor> logger)
@@ -84,9 +86,9 @@ public sealed partial class CommandExecutor(
                 var version = await docker.Client.System.GetVersionAsync(ct);
                 return JsonSerializer.SerializeToElement(new PingOutput(version.Version, version.APIVersion, time.GetUtcNow()), RelayJsonContext.Default.PingOutput);
             case CommandKinds.PullImage:
-                return await puller.PullAsync(Body(command, RelayJsonContext.Default.PullImageBody), ct);
+                return await puller.PullAsync(Unsealed(Body(command, RelayJsonContext.Default.PullImageBody)), ct);
             case CommandKinds.RunReplica:
-                var run = Body(command, RelayJsonContext.Default.RunReplicaBody);
+                var run = Unsealed(Body(command, RelayJsonContext.Default.RunReplicaBody));
                 using (await LockAsync(run.Replica, ct))
                 {
                     return await runner.RunAsync(run, command.CommandId, ct);
@@ -141,6 +143,52 @@ public sealed partial class CommandExecutor(
         catch (Exception ex) when (ex is JsonException or InvalidOperationException)
         {
             throw new CommandRefusedException($"the body of the {command.Kind} command is malformed ({ex.Message})");
+        }
+    }
+
+    PullImageBody Unsealed(PullImageBody body)
+    {
+        if (body.SealedCredentials is not { } box)
+        {
+            return body;
+        }
+
+        var credentials = JsonSerializer.Deserialize(Open(SealedBox.Purposes.RegistryCredentials, box, "the registry credentials"), RelayJsonContext.Default.RegistryCredentials)
+            ?? throw new CommandRefusedException("the sealed registry credentials are empty");
+        return body with { Credentials = credentials, SealedCredentials = null };
+    }
+
+    RunReplicaBody Unsealed(RunReplicaBody body)
+    {
+        if (body.SealedEnv is not { } box)
+        {
+            return body;
+        }
+
+        var secrets = JsonSerializer.Deserialize(Open(SealedBox.Purposes.Env, box, "the replica's secrets"), RelayJsonContext.Default.IReadOnlyDictionaryStringString)
+            ?? throw new CommandRefusedException("the sealed secrets are empty");
+        var env = new Dictionary<string, string>(body.Env ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+        foreach (var (name, value) in secrets)
+        {
+            if (!env.TryAdd(name, value))
+            {
+                throw new CommandRefusedException($"environment variable {name} is given both in clear and sealed");
+            }
+        }
+
+        return body with { Env = env, SealedEnv = null };
+    }
+
+    byte[] Open(string purpose, string box, string what)
+    {
+        try
+        {
+            return identity.Unseal(purpose, box);
+        }
+        catch (System.Security.Cryptography.CryptographicException)
+        {
+            // Sealed to another node's key (or to a sealing key this relay replaced), or altered on the way.
+            throw new CommandRefusedException($"{what} are sealed, and do not open with this node's sealing key");
         }
     }
 

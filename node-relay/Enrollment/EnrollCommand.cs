@@ -31,7 +31,9 @@ public sealed class EnrollCommand(DockerEngine docker, HttpClient http, TimeProv
         }
 
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var request = new EnrollRequest(token, Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()), facts);
+        // A second key pair for sealed secrets (ECDH): one key, one purpose.
+        using var sealing = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        var request = new EnrollRequest(token, Convert.ToBase64String(key.ExportSubjectPublicKeyInfo()), facts, Convert.ToBase64String(sealing.ExportSubjectPublicKeyInfo()));
         HttpResponseMessage response;
         try
         {
@@ -52,7 +54,8 @@ public sealed class EnrollCommand(DockerEngine docker, HttpClient http, TimeProv
             var enrolled = await response.Content.ReadFromJsonAsync<EnrollResponse>(JsonSerializerOptions.Web, ct)
                 ?? throw new StartupException("the control plane answered the enrolment with an empty body.");
             var state = new RelayState(controlPlane, enrolled.NodeId, enrolled.Name, Convert.ToBase64String(key.ExportPkcs8PrivateKey()),
-                enrolled.Queues, enrolled.CommandSigningKeys, enrolled.HeartbeatSeconds, time.GetUtcNow());
+                enrolled.Queues, enrolled.CommandSigningKeys, enrolled.HeartbeatSeconds, time.GetUtcNow(),
+                SealingPrivateKey: Convert.ToBase64String(sealing.ExportPkcs8PrivateKey()), SealingKeyRegisteredAt: time.GetUtcNow());
             state.Save(stateDirectory);
             return state;
         }

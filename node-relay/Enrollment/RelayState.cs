@@ -6,8 +6,11 @@ using Automator67.Hosting;
 namespace Automator67.NodeRelay.Enrollment;
 
 /// <summary>
-/// What an enrolled relay knows: who it is, its private key, its queue credentials and the control plane's command
-/// keys. One file, mode 0600, in a folder only its owner can enter; written whole or not at all.
+/// What an enrolled relay knows: who it is, its private keys (<see cref="PrivateKey"/> signs, <see cref="SealingPrivateKey"/>
+/// opens the secrets sealed to this node), its queue credentials and the control plane's command keys. One file, mode
+/// 0600, in a folder only its owner can enter; written whole or not at all. A relay enrolled before sealing existed
+/// has no sealing key: it makes one at its next start and registers it with a renewal
+/// (<see cref="SealingKeyRegisteredAt"/> stays null until the control plane has it).
 /// </summary>
 public sealed record RelayState(
     Uri ControlPlane,
@@ -18,7 +21,9 @@ public sealed record RelayState(
     IReadOnlyList<CommandSigningKey> CommandSigningKeys,
     int HeartbeatSeconds,
     DateTimeOffset EnrolledAt,
-    DateTimeOffset? CredentialsIssuedAt = null)
+    DateTimeOffset? CredentialsIssuedAt = null,
+    string? SealingPrivateKey = null,
+    DateTimeOffset? SealingKeyRegisteredAt = null)
 {
     public const string FileName = "node.json";
 
@@ -68,6 +73,25 @@ public sealed record RelayState(
         }
 
         PrivateFile.Write(PathIn(directory), stream => JsonSerializer.Serialize(stream, this, JsonSerializerOptions.Web));
+    }
+
+    /// <summary>This state with a sealing key, made now if it has none (not registered yet: a renewal registers it).</summary>
+    public RelayState WithSealingKey()
+    {
+        if (SealingPrivateKey is not null)
+        {
+            return this;
+        }
+
+        using var key = ECDiffieHellman.Create(ECCurve.NamedCurves.nistP256);
+        return this with { SealingPrivateKey = Convert.ToBase64String(key.ExportPkcs8PrivateKey()), SealingKeyRegisteredAt = null };
+    }
+
+    public ECDiffieHellman SealingKey()
+    {
+        var key = ECDiffieHellman.Create();
+        key.ImportPkcs8PrivateKey(Convert.FromBase64String(SealingPrivateKey ?? throw new InvalidOperationException("the relay has no sealing key")), out _);
+        return key;
     }
 
     public ECDsa Key()

@@ -83,6 +83,12 @@ public sealed partial class CredentialRenewer(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (identity.State.SealingKeyRegisteredAt is null)
+        {
+            // The control plane seals secrets only to a key it has: register this node's at once.
+            Request("the node's sealing key is not registered yet");
+        }
+
         var failures = 0;
         DateTimeOffset? retryAt = null;
         while (!stoppingToken.IsCancellationRequested)

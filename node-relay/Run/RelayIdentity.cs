@@ -8,22 +8,29 @@ using Automator67.NodeRelay.Enrollment;
 namespace Automator67.NodeRelay.Run;
 
 /// <summary>
-/// Who this relay is while it runs: its node id, its private key (signs events and renewal requests) and the control
-/// plane's public keys (verify commands), built from the state file and replaced whole when credentials are renewed.
+/// Who this relay is while it runs: its node id, its private key (signs events and renewal requests), its sealing key
+/// (opens the secrets sealed to this node, in memory only) and the control plane's public keys (verify commands),
+/// built from the state file and replaced whole when credentials are renewed.
 /// The key objects are not documented as thread-safe, so each use takes its lock; a signature costs well under a
 /// millisecond.
 /// </summary>
 public sealed class RelayIdentity : IDisposable
 {
     readonly ECDsa _nodeKey;
+    readonly ECDiffieHellman _sealingKey;
+    readonly string _sealingPublicKey;
     readonly Lock _commandKeysLock = new();
     Dictionary<string, ECDsa> _commandKeys;
     volatile RelayState _state;
 
     public RelayIdentity(RelayState state)
     {
+        // A state without a sealing key (enrolled before sealing existed) gets one; the host saves it, the renewer registers it.
+        state = state.WithSealingKey();
         _state = state;
         _nodeKey = state.Key();
+        _sealingKey = state.SealingKey();
+        _sealingPublicKey = Convert.ToBase64String(_sealingKey.ExportSubjectPublicKeyInfo());
         _commandKeys = CommandKeys(state.CommandSigningKeys);
     }
 
@@ -56,14 +63,26 @@ public sealed class RelayIdentity : IDisposable
     /// <summary>Signs an event payload with the node's key; the kid is the node id, so the control plane knows whose key to check.</summary>
     public string SignEvent(ReadOnlySpan<byte> payload) => Sign(payload, MessageTypes.Event);
 
-    /// <summary>A credential renewal request for <c>POST /api/relay/credentials</c>, signed with the node's key.</summary>
+    /// <summary>
+    /// A credential renewal request for <c>POST /api/relay/credentials</c>, signed with the node's key; it carries the
+    /// sealing public key every time, so a node that had none registered gets it registered.
+    /// </summary>
     public string SignRenewal(DateTimeOffset requestedAt) =>
-        Sign(JsonSerializer.SerializeToUtf8Bytes(new CredentialRenewal(NodeId, requestedAt), RelayJsonContext.Default.CredentialRenewal), MessageTypes.Renew);
+        Sign(JsonSerializer.SerializeToUtf8Bytes(new CredentialRenewal(NodeId, requestedAt, _sealingPublicKey), RelayJsonContext.Default.CredentialRenewal), MessageTypes.Renew);
 
-    /// <summary>Takes renewed credentials and command keys; returns the new state (which the caller saves).</summary>
+    /// <summary>Opens a value sealed to this node for <paramref name="purpose"/>; throws <see cref="CryptographicException"/> when it does not open.</summary>
+    public byte[] Unseal(string purpose, string box)
+    {
+        lock (_sealingKey)
+        {
+            return SealedBox.Open(_sealingKey, NodeId, purpose, box);
+        }
+    }
+
+    /// <summary>Takes renewed credentials and command keys; returns the new state (which the caller saves). The sealing key is registered now.</summary>
     public RelayState Renewed(NodeQueueCredentials queues, IReadOnlyList<CommandSigningKey> commandKeys, DateTimeOffset renewedAt)
     {
-        var state = _state with { Queues = queues, CommandSigningKeys = commandKeys, CredentialsIssuedAt = renewedAt };
+        var state = _state with { Queues = queues, CommandSigningKeys = commandKeys, CredentialsIssuedAt = renewedAt, SealingKeyRegisteredAt = _state.SealingKeyRegisteredAt ?? renewedAt };
         var keys = CommandKeys(commandKeys);
         Dictionary<string, ECDsa> old;
         lock (_commandKeysLock)
@@ -85,6 +104,7 @@ public sealed class RelayIdentity : IDisposable
     public void Dispose()
     {
         _nodeKey.Dispose();
+        _sealingKey.Dispose();
         lock (_commandKeysLock)
         {
             foreach (var key in _commandKeys.Values)

@@ -4,6 +4,7 @@ using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
+using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
@@ -36,6 +37,7 @@ public sealed class SampleSettingsTests
         { typeof(RateLimitOptions), RateLimitOptions.Section },
         { typeof(GitHubOptions), GitHubOptions.Section },
         { typeof(TwoFactorOptions), TwoFactorOptions.Section },
+        { typeof(SecretsOptions), SecretsOptions.Section },
     };
 
     [Theory]

@@ -29,6 +29,9 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
     /// <summary>The keys the control plane signs relay commands with; tests that play the control plane sign with them too.</summary>
     public string CommandSigningKeyFile => Path.Combine(_keyDirectory, "command-signing-keys.json");
 
+    /// <summary>The local key file of the secrets' key-encryption key (unless a test sets Secrets__KeyVaultUri).</summary>
+    public string SecretsKeyFile => Path.Combine(_keyDirectory, "secrets-kek.json");
+
     public const string AdminEmail = "admin@a67.test";
 
     /// <summary>Extra settings a test class needs; read once, at start.</summary>
@@ -102,7 +105,8 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         var environment = new Dictionary<string, string?>(Settings)
         {
             ["ConnectionStrings__Postgres"] = _database.ConnectionString,
-            ["AzureWebJobsStorage"] = TestEnvironment.Storage,
+            // A test class may route the control plane's queue traffic elsewhere (through a recording proxy, say).
+            ["AzureWebJobsStorage"] = Settings.GetValueOrDefault("AzureWebJobsStorage") ?? TestEnvironment.Storage,
             ["Queues__Prefix"] = _queues.Prefix,
             ["ControlPlane__Port"] = port.ToString(CultureInfo.InvariantCulture),
             ["Auth__SigningKeyFile"] = SigningKeyFile,
@@ -112,6 +116,7 @@ public sealed class ControlPlaneFixture : IAsyncLifetime
         // Every key file in the fixture's folder (unless a test names its own): a default is relative to the build
         // output, which tests must not write to.
         environment.TryAdd("TwoFactor__SecretKeyFile", Path.Combine(_keyDirectory, "two-factor-key.json"));
+        environment.TryAdd("Secrets__KeyFile", SecretsKeyFile);
         return environment;
     }
 

@@ -8,7 +8,9 @@ namespace Automator67.Functions.Features.Apps;
 /// Nullable members are either required (checked by <see cref="ReleaseSpecValidation"/>, which names the field) or
 /// mean something when null (no health check, no limit, the image's own entrypoint). Members with a default value
 /// take it when the JSON leaves them out. A normalized spec has every default written out, so a stored release never
-/// changes meaning when a default does.
+/// changes meaning when a default does. <see cref="Secrets"/> maps an environment variable to the name of one of the
+/// app's secrets: the release stores the reference, never the value, which is read and sealed to each node when a
+/// replica starts. A release stored before secrets existed reads back with <see cref="Secrets"/> null: none.
 /// </remarks>
 public sealed record ReleaseSpec(
     string? Image,
@@ -16,6 +18,7 @@ public sealed record ReleaseSpec(
     IReadOnlyList<string>? Command = null,
     IReadOnlyList<string>? Args = null,
     IReadOnlyDictionary<string, string>? Env = null,
+    IReadOnlyDictionary<string, string>? Secrets = null,
     IReadOnlyList<ReleasePort>? Ports = null,
     ReleaseResources? Resources = null,
     int Replicas = ReleaseSpec.DefaultReplicas,
@@ -35,6 +38,7 @@ public sealed record ReleaseSpec(
     {
         Image = ImageReference.TryParse(Image, out var image, out _) ? image.WithDefaultTag().ToString() : Image,
         Env = Env ?? new Dictionary<string, string>(),
+        Secrets = Secrets ?? new Dictionary<string, string>(),
         Ports = [.. (Ports ?? []).Select(p => p with { Protocol = p.Protocol ?? ReleasePort.Tcp })],
         Resources = Resources ?? new ReleaseResources(),
         HealthCheck = HealthCheck?.Normalize(),

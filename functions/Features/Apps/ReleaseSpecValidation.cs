@@ -22,6 +22,7 @@ public static partial class ReleaseSpecValidation
     public const int MaxEnv = 256;
     public const int MaxEnvNameLength = 255;
     public const int MaxEnvValueLength = 8192;
+    public const int MaxSecrets = 64;
     public const int MaxPorts = 64;
     public const int MaxConstraints = 32;
     public const int MaxReplicas = 100;
@@ -62,6 +63,7 @@ public static partial class ReleaseSpecValidation
         CheckStrings(problems, "command", spec.Command, MaxCommandItems, "command replaces the image's entrypoint: give the program and its arguments, or leave command out.", isCommand: true);
         CheckStrings(problems, "args", spec.Args, MaxArgs, "args replaces the image's default arguments: give at least one, or leave args out.", isCommand: false);
         CheckEnv(problems, spec.Env);
+        CheckSecrets(problems, spec.Secrets, spec.Env);
         CheckPorts(problems, spec.Ports);
         CheckResources(problems, spec.Resources);
         if (spec.Replicas is < 0 or > MaxReplicas)
@@ -133,6 +135,37 @@ public static partial class ReleaseSpecValidation
             else if (value is null || value.Length > MaxEnvValueLength || value.Contains('\0', StringComparison.Ordinal))
             {
                 problems.Add($"env.{name}", $"env.{name} must be a string of at most {MaxEnvValueLength} characters, without NUL.");
+            }
+        }
+    }
+
+    // env var -> secret name; both are environment variable names, and a variable comes from env or a secret, not both.
+    static void CheckSecrets(SpecProblems problems, IReadOnlyDictionary<string, string>? secrets, IReadOnlyDictionary<string, string>? env)
+    {
+        if (secrets is null)
+        {
+            return;
+        }
+
+        if (secrets.Count > MaxSecrets)
+        {
+            problems.Add("secrets", $"secrets has at most {MaxSecrets} variables.");
+            return;
+        }
+
+        foreach (var (variable, secret) in secrets)
+        {
+            if (!EnvNamePattern().IsMatch(variable))
+            {
+                problems.Add("secrets", $"secrets: '{Labels.LabelRules.Printable(variable)}' is not a variable name: a letter or '_', then letters, digits or '_' (at most {MaxEnvNameLength}).");
+            }
+            else if (secret is null || !EnvNamePattern().IsMatch(secret))
+            {
+                problems.Add($"secrets.{variable}", $"secrets.{variable} names one of the app's secrets, and a secret's name is a variable name: a letter or '_', then letters, digits or '_'.");
+            }
+            else if (env?.ContainsKey(variable) == true)
+            {
+                problems.Add($"secrets.{variable}", $"{variable} is in env too: a variable takes its value from env or from a secret, not both.");
             }
         }
     }
@@ -288,6 +321,8 @@ public static partial class ReleaseSpecValidation
             problems.Add("", $"The spec is {bytes} bytes as JSON; at most {MaxSpecBytes} (it travels in one queue message).");
         }
     }
+
+    public static bool IsRegistryName(string name) => RegistryNamePattern().IsMatch(name);
 
     static string Leaf(string path) => path[(path.LastIndexOf('.') + 1)..];
 

@@ -34,6 +34,14 @@ public static class AuditTypes
     /// <summary>DELETE of a deployed app: a remove operation (named in the detail) takes its replicas away, then <see cref="AppDeleted"/>.</summary>
     public const string AppRemovalRequested = "app.removal-requested";
 
+    // Secrets and registry credentials: the detail names the secret (app or registry, name, version), never a value.
+    public const string SecretWritten = "secret.written";
+    public const string SecretDeleted = "secret.deleted";
+    public const string SecretDecryptFailed = "secret.decrypt_failed";
+    public const string SecretKeyRotated = "secret.key.rotated";
+    public const string RegistryCreated = "registry.created";
+    public const string RegistryDeleted = "registry.deleted";
+
     // Relay events: the detail names the node the message claims, the reason and the queue message id; never its content.
     public const string RelayEventRefused = "relay.event.refused";
     public const string RelayEventPoisoned = "relay.event.poisoned";

@@ -57,6 +57,13 @@ public static class CredentialRenewalEndpoint
             return await RefuseAsync(node.AccountId, kid, "the signed request must be {nodeId, requestedAt} naming the signing node");
         }
 
+        // Vouched for by the node's signature: the key that secrets are sealed to from now on.
+        var sealingKey = renewal.SealingKey is null ? null : NodeEndpoints.SealingKeyOf(renewal.SealingKey);
+        if (renewal.SealingKey is not null && sealingKey is null)
+        {
+            return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["sealingKey"] = [NodeEndpoints.SealingKeyProblem] });
+        }
+
         var now = time.GetUtcNow();
         if ((renewal.RequestedAt - now).Duration() > MaxSkew)
         {
@@ -65,7 +72,7 @@ public static class CredentialRenewalEndpoint
 
         Contracts.Nodes.NodeQueueCredentials? issued = null;
         var expires = now + options.Value.CredentialLifetime;
-        if (!await nodes.RenewCredentialsAsync(nodeId, renewal.RequestedAt, expires, async () => issued = await credentials.IssueAsync(nodeId, expires, ct),
+        if (!await nodes.RenewCredentialsAsync(nodeId, renewal.RequestedAt, expires, sealingKey, async () => issued = await credentials.IssueAsync(nodeId, expires, ct),
             AuditEvent.From(http, AuditTypes.NodeCredentialsRenewed, node.AccountId, null), ct))
         {
             return await RefuseAsync(node.AccountId, kid, "the request is not newer than the node's last renewal, or the node has been deleted");

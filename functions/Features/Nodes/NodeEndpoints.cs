@@ -136,8 +136,9 @@ public static class NodeEndpoints
         AuditLog audit, TimeProvider time, HttpContext http, CancellationToken ct)
     {
         var publicKey = PublicKeyProblem(request.PublicKey, out var keyProblem);
+        var sealingKey = request.SealingKey is null ? null : SealingKeyOf(request.SealingKey);
         var problems = Problems(("token", string.IsNullOrEmpty(request.Token) ? "A join token is required." : null), ("publicKey", keyProblem),
-            ("facts", FactsProblem(request.Facts)));
+            ("facts", FactsProblem(request.Facts)), ("sealingKey", request.SealingKey is not null && sealingKey is null ? SealingKeyProblem : null));
         if (problems.Count > 0)
         {
             return TypedResults.ValidationProblem(problems);
@@ -145,7 +146,7 @@ public static class NodeEndpoints
 
         NodeQueueCredentials? issued = null;
         var expires = time.GetUtcNow() + options.Value.CredentialLifetime;
-        var outcome = await nodes.EnrollAsync(request.Token!, publicKey!, request.Facts!, expires,
+        var outcome = await nodes.EnrollAsync(request.Token!, publicKey!, sealingKey, request.Facts!, expires,
             async nodeId => issued = await credentials.IssueAsync(nodeId, expires, ct), AuditEvent.From(http, AuditTypes.NodeEnrolled, null, null), ct);
         if (outcome is EnrollOutcome.Refused refused)
         {
@@ -194,6 +195,24 @@ public static class NodeEndpoints
 
         problem = "publicKey must be an EC P-256 public key (SubjectPublicKeyInfo, base64).";
         return null;
+    }
+
+    public const string SealingKeyProblem = "sealingKey must be an EC P-256 public key for ECDH (SubjectPublicKeyInfo, base64).";
+
+    /// <summary>The sealing key's bytes when it is an EC P-256 public key; null otherwise.</summary>
+    public static byte[]? SealingKeyOf(string sealingKey)
+    {
+        try
+        {
+            var bytes = Convert.FromBase64String(sealingKey);
+            using var key = ECDiffieHellman.Create();
+            key.ImportSubjectPublicKeyInfo(bytes, out var read);
+            return key.KeySize == 256 && read == bytes.Length ? bytes : null;
+        }
+        catch (Exception ex) when (ex is FormatException or CryptographicException)
+        {
+            return null;
+        }
     }
 
     static string? FactsProblem(HostFacts? facts) => facts switch

@@ -71,7 +71,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
     /// Spends a join token on a new node, in one transaction with the token's row locked so it enrols one node only.
     /// <paramref name="issueCredentials"/> runs before the commit: a node never exists without its queue.
     /// </summary>
-    public async Task<EnrollOutcome> EnrollAsync(string joinToken, byte[] publicKey, HostFacts facts, DateTimeOffset credentialExpiresAt,
+    public async Task<EnrollOutcome> EnrollAsync(string joinToken, byte[] publicKey, byte[]? sealingKey, HostFacts facts, DateTimeOffset credentialExpiresAt,
         Func<Guid, Task> issueCredentials, AuditEvent enrolled, CancellationToken ct)
     {
         if (!joinToken.StartsWith(JoinTokenPrefix, StringComparison.Ordinal) || joinToken.Length > 100)
@@ -113,8 +113,8 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
         var node = new Node(Guid.CreateVersion7(), accountId, await FreeNameAsync(connection, transaction, accountId, name ?? facts.Hostname, ct),
             labels, publicKey, facts, false, now, credentialExpiresAt, null);
         await using (var insert = new NpgsqlCommand($"""
-            INSERT INTO a67.nodes (id, account_id, name, labels, public_key, facts, enrolled_at, credential_expires_at)
-            VALUES (@id, @account, @name, @labels, @key, @facts, @now, @expires);
+            INSERT INTO a67.nodes (id, account_id, name, labels, public_key, sealing_key, facts, enrolled_at, credential_expires_at)
+            VALUES (@id, @account, @name, @labels, @key, @sealing, @facts, @now, @expires);
             UPDATE a67.join_tokens SET used_at = @now, node_id = @id WHERE token_hash = @hash;
             """, connection, transaction))
         {
@@ -123,6 +123,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
             insert.Parameters.AddWithValue("name", node.Name);
             insert.Parameters.Add(Jsonb("labels", labels));
             insert.Parameters.AddWithValue("key", publicKey);
+            insert.Parameters.Add(new NpgsqlParameter("sealing", NpgsqlDbType.Bytea) { Value = (object?)sealingKey ?? DBNull.Value });
             insert.Parameters.Add(Jsonb("facts", facts));
             insert.Parameters.AddWithValue("now", now);
             insert.Parameters.AddWithValue("expires", credentialExpiresAt);
@@ -183,16 +184,17 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
     /// request changes nothing); <paramref name="issueCredentials"/> runs with the node's row locked, so a concurrent
     /// delete cannot leave a revoked node with a fresh queue. False when the node is gone or the request is not newer.
     /// </summary>
-    public async Task<bool> RenewCredentialsAsync(Guid id, DateTimeOffset requestedAt, DateTimeOffset expiresAt, Func<Task> issueCredentials,
+    public async Task<bool> RenewCredentialsAsync(Guid id, DateTimeOffset requestedAt, DateTimeOffset expiresAt, byte[]? sealingKey, Func<Task> issueCredentials,
         AuditEvent renewed, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
         await using var transaction = await connection.BeginTransactionAsync(ct);
         await using var update = new NpgsqlCommand("""
-            UPDATE a67.nodes SET credential_expires_at = @expires, last_renewal_requested_at = @requested
+            UPDATE a67.nodes SET credential_expires_at = @expires, last_renewal_requested_at = @requested, sealing_key = coalesce(@sealing, sealing_key)
             WHERE id = @id AND (last_renewal_requested_at IS NULL OR last_renewal_requested_at < @requested)
             RETURNING account_id
             """, connection, transaction);
+        update.Parameters.Add(new NpgsqlParameter("sealing", NpgsqlDbType.Bytea) { Value = (object?)sealingKey ?? DBNull.Value });
         update.Parameters.AddWithValue("id", id);
         update.Parameters.AddWithValue("expires", expiresAt);
         update.Parameters.AddWithValue("requested", requestedAt);
@@ -205,7 +207,7 @@ public sealed class NodeStore(NpgsqlDataSource dataSource, AuditLog audit, IOpti
         await audit.WriteAsync(connection, transaction, renewed with
         {
             AccountId = accountId,
-            Detail = new Dictionary<string, object?> { ["nodeId"] = id, ["expiresAt"] = expiresAt },
+            Detail = new Dictionary<string, object?> { ["nodeId"] = id, ["expiresAt"] = expiresAt, ["sealingKey"] = sealingKey is null ? null : "registered" },
         }, ct);
         await transaction.CommitAsync(ct);
         return true;

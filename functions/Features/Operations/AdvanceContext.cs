@@ -3,8 +3,12 @@ using Automator67.Functions.Features.Relay;
 
 namespace Automator67.Functions.Features.Operations;
 
-/// <summary>A command an advance wants sent; <see cref="Sent"/> learns its id once it is recorded (in the same transaction).</summary>
-public sealed record CommandIntent(CommandRequest Request, Action<Guid> Sent);
+/// <summary>
+/// A command an advance wants sent; <see cref="Sent"/> learns its id once it is recorded (in the same transaction).
+/// <see cref="Release"/> is the release a pull or a start is for: its secrets and registry credentials are sealed into
+/// the command by the engine as it is built (the machine itself never sees a secret).
+/// </summary>
+public sealed record CommandIntent(CommandRequest Request, Action<Guid> Sent, Release? Release = null);
 
 /// <summary>
 /// Everything one advance of one operation works on, loaded under the operation's row lock: the operation, the app's

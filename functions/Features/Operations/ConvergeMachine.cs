@@ -430,7 +430,7 @@ public static class ConvergeMachine
             Bump(ctx.Operation, OperationSteps.Pull);
             var body = new PullImageBody(target.Spec.Image!, null);
             Send(ctx, pull.NodeId, CommandKinds.PullImage, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.PullImageBody), ctx.Options.PullTimeout,
-                id => pull.CommandId = id, OperationSteps.Pull, $"pull {target.Spec.Image} on {ctx.NodeName(pull.NodeId)} (attempt {pull.Attempts})");
+                id => pull.CommandId = id, OperationSteps.Pull, $"pull {target.Spec.Image} on {ctx.NodeName(pull.NodeId)} (attempt {pull.Attempts})", target);
         }
     }
 
@@ -446,7 +446,7 @@ public static class ConvergeMachine
         var body = ReplicaSpecs.RunReplica(ctx.AppLabel, release, replica.Slot, replica.Generation);
         Send(ctx, replica.NodeId, CommandKinds.RunReplica, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.RunReplicaBody), ctx.Options.CommandTimeout,
             id => replica.CommandId = id, OperationSteps.Start,
-            $"start replica {replica.Slot} of release {release.Number} on {ctx.NodeName(replica.NodeId)} (attempt {replica.Attempts})");
+            $"start replica {replica.Slot} of release {release.Number} on {ctx.NodeName(replica.NodeId)} (attempt {replica.Attempts})", release);
     }
 
     static void SendProbe(AdvanceContext ctx, Release release, ReplicaRow replica)
@@ -490,9 +490,9 @@ public static class ConvergeMachine
             id => replica.CommandId = id, OperationSteps.Retire, $"remove replica {replica.Slot} of release {release.Number} on {ctx.NodeName(replica.NodeId)}");
     }
 
-    static void Send(AdvanceContext ctx, Guid nodeId, string kind, JsonElement body, TimeSpan lifetime, Action<Guid> sent, string step, string? message)
+    static void Send(AdvanceContext ctx, Guid nodeId, string kind, JsonElement body, TimeSpan lifetime, Action<Guid> sent, string step, string? message, Release? release = null)
     {
-        ctx.Outgoing.Add(new CommandIntent(new CommandRequest(nodeId, kind, body, ctx.Operation.Id, lifetime), sent));
+        ctx.Outgoing.Add(new CommandIntent(new CommandRequest(nodeId, kind, body, ctx.Operation.Id, lifetime), sent, release));
         if (message is not null)
         {
             ctx.Record(HistoryTypes.CommandSent, step, message);

@@ -4,6 +4,7 @@ using Automator67.Contracts.Relay;
 using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Relay;
+using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Auth.Authentication;
 using Hangfire;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -26,12 +27,12 @@ public static class OperationEndpoints
         apps.MapPost("/{id:guid}/deployments", Deploy).RequireAuthorization(ScopePolicies.Deploy);
         apps.MapPost("/{id:guid}/scale", Scale).RequireAuthorization(ScopePolicies.Deploy);
         apps.MapPost("/{id:guid}/rollback", Rollback).RequireAuthorization(ScopePolicies.Deploy);
-        apps.MapPost("/{id:guid}/restart", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct) =>
-            OnCurrentReleaseAsync(OperationKinds.Restart, id, user, dataSource, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
-        apps.MapPost("/{id:guid}/stop", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct) =>
-            OnCurrentReleaseAsync(OperationKinds.Stop, id, user, dataSource, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
-        apps.MapPost("/{id:guid}/start", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs, CancellationToken ct) =>
-            OnCurrentReleaseAsync(OperationKinds.Start, id, user, dataSource, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/restart", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, ReleaseStore releases, OperationStore operations, IBackgroundJobClient jobs,
+            CancellationToken ct) => OnCurrentReleaseAsync(OperationKinds.Restart, id, user, dataSource, releases, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/stop", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, ReleaseStore releases, OperationStore operations, IBackgroundJobClient jobs,
+            CancellationToken ct) => OnCurrentReleaseAsync(OperationKinds.Stop, id, user, dataSource, releases, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
+        apps.MapPost("/{id:guid}/start", (Guid id, CurrentUser user, NpgsqlDataSource dataSource, ReleaseStore releases, OperationStore operations, IBackgroundJobClient jobs,
+            CancellationToken ct) => OnCurrentReleaseAsync(OperationKinds.Start, id, user, dataSource, releases, operations, jobs, ct)).RequireAuthorization(ScopePolicies.Deploy);
         apps.MapGet("/{id:guid}/operations", ListForApp).RequireAuthorization(ScopePolicies.Read);
         apps.MapGet("/{id:guid}/replicas", Replicas).RequireAuthorization(ScopePolicies.Read);
         apps.MapGet("/{id:guid}/logs", Logs).RequireAuthorization(ScopePolicies.Read);
@@ -47,12 +48,6 @@ public static class OperationEndpoints
         OperationEngine engine, IBackgroundJobClient jobs, TimeProvider time, CancellationToken ct)
     {
         var problems = ReleaseSpecValidation.Validate(spec);
-        if (problems.Count == 0 && spec.Registry is { } registry)
-        {
-            // Registry credentials are stored with issue 7's secrets; until one exists, no name can refer to one.
-            problems["registry"] = [$"no registry credential named '{registry}' exists."];
-        }
-
         if (problems.Count > 0)
         {
             return TypedResults.ValidationProblem(problems);
@@ -63,6 +58,12 @@ public static class OperationEndpoints
         if (await OperationStore.LockAppAsync(connection, transaction, user.AccountId, id, ct) is not { } app)
         {
             return TypedResults.NotFound();
+        }
+
+        // The registry credential and the secrets it names must exist before any step runs (checked under the app's lock).
+        if (await ReleaseReferences.ProblemsAsync(connection, transaction, user.AccountId, app.Id, spec, ct) is { Count: > 0 } missing)
+        {
+            return TypedResults.ValidationProblem(missing);
         }
 
         if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
@@ -86,8 +87,8 @@ public static class OperationEndpoints
         return await StartedAsync(transaction, operations, jobs, user, operationId, ct);
     }
 
-    static async Task<IResult> Scale(Guid id, ScaleRequest request, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations, IBackgroundJobClient jobs,
-        CancellationToken ct)
+    static async Task<IResult> Scale(Guid id, ScaleRequest request, CurrentUser user, NpgsqlDataSource dataSource, ReleaseStore releases, OperationStore operations,
+        IBackgroundJobClient jobs, CancellationToken ct)
     {
         if (request.Replicas is not (>= 0 and <= ReleaseSpecValidation.MaxReplicas) || request.Replicas is not { } replicas)
         {
@@ -104,6 +105,12 @@ public static class OperationEndpoints
         if (app.CurrentReleaseId is not { } current)
         {
             return TypedResults.Problem(statusCode: 409, title: "Nothing to scale", detail: "The app runs no release yet: deploy one first (POST /api/apps/{id}/deployments).");
+        }
+
+        if (replicas > app.Replicas && await releases.GetAsync(connection, transaction, app.Id, app.CurrentReleaseNumber!.Value, ct) is { } running
+            && await ReferenceProblemsAsync(connection, transaction, user.AccountId, app.Id, running, ct) is { } missing)
+        {
+            return missing;
         }
 
         if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
@@ -140,6 +147,11 @@ public static class OperationEndpoints
             return TypedResults.ValidationProblem(new Dictionary<string, string[]> { ["release"] = [$"The app runs release {number} already."] });
         }
 
+        if (await ReferenceProblemsAsync(connection, transaction, user.AccountId, app.Id, target, ct) is { } missing)
+        {
+            return missing;
+        }
+
         if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
         {
             return Busy(active);
@@ -155,7 +167,7 @@ public static class OperationEndpoints
     /// Restart (rolling, in place), stop (every replica, kept) or start (the stopped ones, and any missing) the release
     /// the app runs. 409 when it runs none, or when another operation is active.
     /// </summary>
-    static async Task<IResult> OnCurrentReleaseAsync(string kind, Guid id, CurrentUser user, NpgsqlDataSource dataSource, OperationStore operations,
+    static async Task<IResult> OnCurrentReleaseAsync(string kind, Guid id, CurrentUser user, NpgsqlDataSource dataSource, ReleaseStore releases, OperationStore operations,
         IBackgroundJobClient jobs, CancellationToken ct)
     {
         await using var connection = await dataSource.OpenConnectionAsync(ct);
@@ -168,6 +180,13 @@ public static class OperationEndpoints
         if (app.CurrentReleaseId is not { } current)
         {
             return TypedResults.Problem(statusCode: 409, title: $"Nothing to {kind}", detail: "The app runs no release yet: deploy one first (POST /api/apps/{id}/deployments).");
+        }
+
+        // Restart and start make containers again: what the release refers to must still be there.
+        if (kind != OperationKinds.Stop && await releases.GetAsync(connection, transaction, app.Id, app.CurrentReleaseNumber!.Value, ct) is { } running
+            && await ReferenceProblemsAsync(connection, transaction, user.AccountId, app.Id, running, ct) is { } missing)
+        {
+            return missing;
         }
 
         if (await OperationStore.ActiveAsync(connection, transaction, app.Id, ct) is { } active)
@@ -322,6 +341,13 @@ public static class OperationEndpoints
         jobs.Enqueue<OperationJobs>(j => j.AdvanceAsync(operationId, CancellationToken.None));
         return TypedResults.Accepted($"/api/operations/{operationId}", await operations.FindAsync(user.AccountId, operationId, ct));
     }
+
+    /// <summary>A 400 naming what the release refers to and is missing (a secret, a registry credential), or null.</summary>
+    static async Task<IResult?> ReferenceProblemsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid accountId, Guid appId, Release release,
+        CancellationToken ct) =>
+        await ReleaseReferences.ProblemsAsync(connection, transaction, accountId, appId, release.Spec, ct) is { Count: > 0 } problems
+            ? TypedResults.ValidationProblem(problems, detail: $"Release {release.Number} refers to secrets or registry credentials that no longer exist.")
+            : null;
 
     static ProblemHttpResult Busy(Guid active) => TypedResults.Problem(statusCode: 409, title: "Another operation is active",
         detail: $"The app has an operation in progress ({active}); wait for it, or cancel it with POST /api/operations/{active}/cancel.",

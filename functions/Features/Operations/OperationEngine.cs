@@ -25,6 +25,7 @@ public sealed partial class OperationEngine(
     IBackgroundJobClient jobs,
     IOptions<OperationOptions> options,
     IOptions<NodeOptions> nodeOptions,
+    Secrets.CommandSealer sealer,
     TimeProvider time,
     ILogger<OperationEngine> logger)
 {
@@ -62,6 +63,7 @@ public sealed partial class OperationEngine(
     {
         IReadOnlyList<SignedCommand> signed;
         DateTimeOffset? schedule = null;
+        var again = false;
         string status;
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
         await using (var transaction = await connection.BeginTransactionAsync(ct))
@@ -101,10 +103,20 @@ public sealed partial class OperationEngine(
             var step = op.Step;
             ConvergeMachine.Advance(ctx);
 
-            signed = await commands.RecordAsync(connection, transaction, [.. ctx.Outgoing.Select(o => o.Request)], ct);
+            // Secrets go into the commands now, sealed per node. A command that cannot be built is recorded as failed
+            // at once (never sent): the next advance sees the failure and retries or rolls back, with the reason.
+            var prepared = await sealer.SealAsync(connection, transaction, op.AccountId, appId, ctx.Outgoing, ct);
+            var sending = prepared.Where(p => p.Failure is null).ToList();
+            signed = await commands.RecordAsync(connection, transaction, [.. sending.Select(p => p.Request)], ct);
             for (var i = 0; i < signed.Count; i++)
             {
-                ctx.Outgoing[i].Sent(signed[i].CommandId);
+                sending[i].Intent.Sent(signed[i].CommandId);
+            }
+
+            foreach (var unsent in prepared.Where(p => p.Failure is not null))
+            {
+                unsent.Intent.Sent(await commands.RecordUnsentAsync(connection, transaction, unsent.Request, unsent.Failure!, ct));
+                again = true;
             }
 
             // Hangfire's scheduler works in whole seconds and may run a job up to a second before its time: the wake-up
@@ -165,6 +177,11 @@ public sealed partial class OperationEngine(
         }
 
         await commands.EnqueueAsync(signed, ct);
+        if (again && OperationStatuses.IsActive(status))
+        {
+            jobs.Enqueue<OperationJobs>(j => j.AdvanceAsync(operationId, CancellationToken.None));
+        }
+
         if (schedule is { } at && OperationStatuses.IsActive(status))
         {
             jobs.Schedule<OperationJobs>(j => j.AdvanceAsync(operationId, CancellationToken.None), at);

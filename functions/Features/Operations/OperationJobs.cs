@@ -15,6 +15,10 @@ public sealed partial class OperationJobs(OperationEngine engine, NpgsqlDataSour
     /// <summary>An operation that should have been advanced this long ago counts as stalled.</summary>
     static readonly TimeSpan Grace = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Advances the operation. When the secrets' key-encryption key cannot be read (the vault is away) the advance
+    /// changes nothing and the job fails: Hangfire tries it again, and so does the recovery job, until the key is back.
+    /// </summary>
     public Task AdvanceAsync(Guid operationId, CancellationToken ct) => engine.AdvanceAsync(operationId, ct);
 
     [Hangfire.DisableConcurrentExecution(60)]
@@ -41,7 +45,7 @@ public sealed partial class OperationJobs(OperationEngine engine, NpgsqlDataSour
             {
                 await engine.AdvanceAsync(id, ct);
             }
-            catch (Exception ex) when (ex is NpgsqlException or Azure.RequestFailedException or InvalidOperationException)
+            catch (Exception ex) when (ex is NpgsqlException or Azure.RequestFailedException or InvalidOperationException or Secrets.KeyUnavailableException)
             {
                 // One operation's trouble must not hold up the others; it is tried again next time.
                 LogRecoveryFailed(ex, id);

@@ -97,6 +97,34 @@ public sealed partial class CommandSender(
     }
 
     /// <summary>
+    /// Records a command that could not be built (a secret it needs is gone, say) as failed at once, in the caller's
+    /// transaction, with <paramref name="error"/> as its result; it is never signed nor sent. Returns its id.
+    /// </summary>
+    public async Task<Guid> RecordUnsentAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CommandRequest request, string error, CancellationToken ct)
+    {
+        var now = time.GetUtcNow();
+        var id = Guid.CreateVersion7(now);
+        var result = new CommandResult(id, request.OperationId, request.Kind, ResultStatuses.Failed, error, null, 0);
+        await using var insert = new NpgsqlCommand("""
+            INSERT INTO a67.relay_commands (id, node_id, account_id, kind, operation_id, created_at, expires_at, status, result, completed_at)
+            SELECT @id, n.id, n.account_id, @kind, @operation, @now, @now, 'Failed', @result::jsonb, @now FROM a67.nodes n WHERE n.id = @node
+            """, connection, transaction);
+        insert.Parameters.AddWithValue("id", id);
+        insert.Parameters.AddWithValue("node", request.NodeId);
+        insert.Parameters.AddWithValue("kind", request.Kind);
+        insert.Parameters.Add(new NpgsqlParameter("operation", NpgsqlDbType.Uuid) { Value = (object?)request.OperationId ?? DBNull.Value });
+        insert.Parameters.AddWithValue("now", now);
+        insert.Parameters.AddWithValue("result", JsonSerializer.Serialize(result, RelayJsonContext.Default.CommandResult));
+        if (await insert.ExecuteNonQueryAsync(ct) != 1)
+        {
+            throw new ArgumentException("The command names a node that does not exist (deleted?); nothing was recorded.", nameof(request));
+        }
+
+        LogUnsent(id, request.Kind, request.NodeId, error);
+        return id;
+    }
+
+    /// <summary>
     /// Adds recorded commands to their nodes' queues, at most <see cref="EnqueueConcurrency"/> at once. Each message
     /// lives in the queue only until its command expires. A node whose queue is gone (deleted) is skipped and logged.
     /// </summary>

@@ -25,6 +25,12 @@ public sealed class ReleaseSpecValidationTests
         { """ "registry":"-private" """, "registry" },
         { """ "registry":"my registry" """, "registry" },
         { """ "registry":"" """, "registry" },
+        // secrets: variable -> secret name, both variable names, not also in env
+        { """ "secrets":{"1BAD":"DB"} """, "secrets" },
+        { """ "secrets":{"DB_PASSWORD":"db-password"} """, "secrets.DB_PASSWORD" },
+        { """ "secrets":{"DB_PASSWORD":""} """, "secrets.DB_PASSWORD" },
+        { """ "env":{"PORT":"1"}, "secrets":{"PORT":"PORT"} """, "secrets.PORT" },
+        { $$""" "secrets":{{{ManyNumbered("\"V{0}\":\"S\"", 65)}}} """, "secrets" },
         // command and args
         { """ "command":[] """, "command" },
         { """ "command":[""] """, "command[0]" },
@@ -282,6 +288,7 @@ public sealed class ReleaseSpecValidationTests
         Assert.Equal("127.0.0.1:5000/a67/sample:v1", spec.Image);
         Assert.Equal(1, spec.Replicas);
         Assert.Empty(spec.Env!);
+        Assert.Empty(spec.Secrets!);
         Assert.Empty(spec.Constraints!);
         Assert.Null(spec.Command);
         Assert.Null(spec.Args);
@@ -292,7 +299,7 @@ public sealed class ReleaseSpecValidationTests
         Assert.Equal(new ReleaseRestartPolicy("unless-stopped", 0), spec.RestartPolicy);
         Assert.Equal(new ReleaseRollout(1, 0), spec.Rollout);
         Assert.Equal(
-            """{"image":"127.0.0.1:5000/a67/sample:v1","registry":null,"command":null,"args":null,"env":{},"ports":[{"containerPort":8080,"hostPort":null,"protocol":"tcp"}],"resources":{"cpus":null,"memoryMiB":null,"pids":null},"replicas":1,"healthCheck":{"kind":"http","port":8080,"path":"/","command":null,"intervalSeconds":5,"timeoutSeconds":2,"retries":3,"startPeriodSeconds":0},"restartPolicy":{"name":"unless-stopped","maximumRetryCount":0},"constraints":[],"rollout":{"maxSurge":1,"maxUnavailable":0}}""",
+            """{"image":"127.0.0.1:5000/a67/sample:v1","registry":null,"command":null,"args":null,"env":{},"secrets":{},"ports":[{"containerPort":8080,"hostPort":null,"protocol":"tcp"}],"resources":{"cpus":null,"memoryMiB":null,"pids":null},"replicas":1,"healthCheck":{"kind":"http","port":8080,"path":"/","command":null,"intervalSeconds":5,"timeoutSeconds":2,"retries":3,"startPeriodSeconds":0},"restartPolicy":{"name":"unless-stopped","maximumRetryCount":0},"constraints":[],"rollout":{"maxSurge":1,"maxUnavailable":0}}""",
             ReleaseSpecJson.Serialize(spec));
     }
 
