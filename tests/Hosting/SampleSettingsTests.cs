@@ -1,5 +1,6 @@
 using System.Reflection;
 using Automator67.Functions.Database;
+using Automator67.Functions.Features.Alerts;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
@@ -35,6 +36,7 @@ public sealed class SampleSettingsTests
         { typeof(RateLimitOptions), RateLimitOptions.Section },
         { typeof(GitHubOptions), GitHubOptions.Section },
         { typeof(TwoFactorOptions), TwoFactorOptions.Section },
+        { typeof(AlertOptions), AlertOptions.Section },
     };
 
     [Theory]
