@@ -159,4 +159,47 @@ public sealed class AlertEvaluationTests(AlertsControlPlane fixture) : IClassFix
         Assert.All(resolved, a => Assert.Equal(hot, a.GetProperty("subject").GetProperty("id").GetGuid()));
         Assert.Empty(Alerts(await fixture.SendAsync(HttpMethod.Get, "/api/alerts?status=open", owner.AccessToken, null, HttpStatusCode.OK, ct)));
     }
+
+    [Fact]
+    public async Task AnEventCommittedAfterALaterOne_IsNotSkipped()
+    {
+        var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(45));
+        var owner = await fixture.Cp.SignUpAsync();
+        await fixture.SendAsync(HttpMethod.Post, "/api/alert-rules", owner.AccessToken, new { name = "nodes", kind = "node-offline" }, HttpStatusCode.Created, ct);
+        Guid early = Guid.NewGuid(), late = Guid.NewGuid();
+
+        // The early event takes the lower id but commits last, after the evaluator has read (and moved on from) the later one.
+        await using var connection = await fixture.Cp.Database.DataSource.OpenConnectionAsync(ct);
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        await EventLog.WriteAsync(connection, transaction, new AppEvent(owner.AccountId, DateTimeOffset.UtcNow, EventTypes.NodeLost, EventSeverities.Critical,
+            "early node lost", NodeId: early), ct);
+        await fixture.WriteEventAsync(new AppEvent(owner.AccountId, DateTimeOffset.UtcNow, EventTypes.NodeLost, EventSeverities.Critical, "late node lost", NodeId: late), ct);
+        await fixture.WaitForAsync("/api/alerts", owner.AccessToken, p => Alerts(p).Length == 1, ct);
+        await Task.Delay(TimeSpan.FromSeconds(3), ct); // a few more ticks
+        await transaction.CommitAsync(ct);
+
+        var alerts = Alerts(await fixture.WaitForAsync("/api/alerts", owner.AccessToken, p => Alerts(p).Length == 2, ct));
+        Assert.Equal([early, late], alerts.Select(a => a.GetProperty("subject").GetProperty("id").GetGuid()).OrderBy(id => id == late));
+    }
+
+    [Fact]
+    public async Task CrashLoop_FiresForTheScopedApp_AndResolvesOnItsNextSuccessfulDeploy()
+    {
+        var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(45));
+        var owner = await fixture.Cp.SignUpAsync();
+        var app = (await fixture.SendAsync(HttpMethod.Post, "/api/apps", owner.AccessToken, new { name = "web" }, HttpStatusCode.Created, ct)).GetProperty("id").GetGuid();
+        await fixture.SendAsync(HttpMethod.Post, "/api/alert-rules", owner.AccessToken, new { name = "web loops", kind = "crash-loop", appId = app }, HttpStatusCode.Created, ct);
+
+        await fixture.WriteEventAsync(new AppEvent(owner.AccountId, DateTimeOffset.UtcNow, EventTypes.ReplicaCrashLooping, EventSeverities.Critical,
+            "api/0 is crash-looping", Guid.NewGuid(), Guid.NewGuid(), ReplicaId: Guid.NewGuid()), ct);
+        await fixture.WriteEventAsync(new AppEvent(owner.AccountId, DateTimeOffset.UtcNow, EventTypes.ReplicaCrashLooping, EventSeverities.Critical,
+            "web/1 is crash-looping: 5 restarts in 2 minutes", app, Guid.NewGuid(), ReplicaId: Guid.NewGuid()), ct);
+        var firing = Alerts(await fixture.WaitForAsync("/api/alerts?status=firing", owner.AccessToken, p => Alerts(p).Length == 1, ct)).Single();
+        Assert.Equal(app, firing.GetProperty("subject").GetProperty("id").GetGuid());
+        Assert.Equal("crash-loop", firing.GetProperty("kind").GetString());
+
+        await fixture.WriteEventAsync(new AppEvent(owner.AccountId, DateTimeOffset.UtcNow, EventTypes.DeploySucceeded, EventSeverities.Info, "deploy of web succeeded", app), ct);
+        await fixture.WaitForAsync("/api/alerts?status=resolved", owner.AccessToken, p => Alerts(p).Length == 1, ct);
+        Assert.Single(Alerts(await fixture.SendAsync(HttpMethod.Get, "/api/alerts", owner.AccessToken, null, HttpStatusCode.OK, ct)));
+    }
 }
