@@ -202,4 +202,49 @@ public sealed class AlertEvaluationTests(AlertsControlPlane fixture) : IClassFix
         await fixture.WaitForAsync("/api/alerts?status=resolved", owner.AccessToken, p => Alerts(p).Length == 1, ct);
         Assert.Single(Alerts(await fixture.SendAsync(HttpMethod.Get, "/api/alerts", owner.AccessToken, null, HttpStatusCode.OK, ct)));
     }
+
+    [Fact]
+    public async Task Delivery_FailsAfterMaxAttempts_AndAnAddressThatTurnsIntoTheControlPlaneIsRefusedAtConnect()
+    {
+        var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(45));
+        await using var receiver = await WebhookReceiver.StartAsync();
+        foreach (var status in new[] { 500, 502, 404 })
+        {
+            receiver.Answers.Enqueue(status);
+        }
+
+        var owner = await fixture.Cp.SignUpAsync();
+        var failing = (await fixture.SendAsync(HttpMethod.Post, "/api/webhooks", owner.AccessToken, new { name = "failing", url = receiver.Url }, HttpStatusCode.Created, ct))
+            .GetProperty("id").GetGuid();
+        var rebound = (await fixture.SendAsync(HttpMethod.Post, "/api/webhooks", owner.AccessToken, new { name = "rebound", url = receiver.Url + "/other" }, HttpStatusCode.Created, ct))
+            .GetProperty("id").GetGuid();
+        // As if its name now resolved to the control plane (DNS rebinding): the stored URL alone passed the check.
+        await using (var command = fixture.Cp.Database.DataSource.CreateCommand("UPDATE a67.webhooks SET url = @url WHERE id = @id"))
+        {
+            command.Parameters.AddWithValue("url", $"{fixture.Cp.Http.BaseAddress}api/auth/login");
+            command.Parameters.AddWithValue("id", rebound);
+            await command.ExecuteNonQueryAsync(ct);
+        }
+
+        await fixture.SendAsync(HttpMethod.Post, "/api/alert-rules", owner.AccessToken,
+            new { name = "deploys", kind = "deploy-failed", webhookIds = new[] { failing, rebound } }, HttpStatusCode.Created, ct);
+        await fixture.WriteEventAsync(new AppEvent(owner.AccountId, DateTimeOffset.UtcNow, EventTypes.DeployFailed, EventSeverities.Critical, "deploy of web failed", Guid.NewGuid()), ct);
+
+        // Settings of this fixture: 3 attempts, 1 s then 2 s apart.
+        var failed = (await fixture.WaitForAsync($"/api/webhooks/{failing}/deliveries", owner.AccessToken,
+            d => d.GetArrayLength() == 1 && d[0].GetProperty("status").GetString() == "failed", ct))[0];
+        Assert.Equal([500, 502, 404], failed.GetProperty("history").EnumerateArray().Select(a => a.GetProperty("statusCode").GetInt32()));
+        Assert.Equal(JsonValueKind.Null, failed.GetProperty("nextAttemptAt").ValueKind);
+
+        var refused = (await fixture.WaitForAsync($"/api/webhooks/{rebound}/deliveries", owner.AccessToken,
+            d => d.GetArrayLength() == 1 && d[0].GetProperty("status").GetString() == "failed", ct))[0];
+        var attempts = refused.GetProperty("history").EnumerateArray().ToArray();
+        Assert.Equal(3, attempts.Length);
+        Assert.All(attempts, a =>
+        {
+            Assert.Equal(JsonValueKind.Null, a.GetProperty("statusCode").ValueKind);
+            Assert.Contains("control plane itself", a.GetProperty("error").GetString(), StringComparison.Ordinal);
+        });
+        Assert.True(receiver.Answers.IsEmpty);
+    }
 }
