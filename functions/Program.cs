@@ -1,4 +1,5 @@
 using Automator67.Functions.Features.Accounts;
+using Automator67.Functions.Features.Alerts;
 using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Events;
@@ -54,6 +55,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapEvents();
     app.MapSecrets();
     app.MapRegistries();
+    app.MapAlertRoutes();
     app.MapRelay();
     app.MapTokens();
 

@@ -1,4 +1,5 @@
 using Automator67.Functions.Database;
+using Automator67.Functions.Features.Alerts;
 using System.Text.Json.Serialization;
 using Automator67.Functions.Features.Apps;
 using Automator67.Functions.Features.Auth;
@@ -91,6 +92,7 @@ public static class ControlPlaneHosting
         services.AddOperations();
         services.AddSweeps();
         services.AddSecrets();
+        services.AddAlerts();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>

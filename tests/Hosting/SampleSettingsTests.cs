@@ -1,5 +1,6 @@
 using System.Reflection;
 using Automator67.Functions.Database;
+using Automator67.Functions.Features.Alerts;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
@@ -38,6 +39,7 @@ public sealed class SampleSettingsTests
         { typeof(GitHubOptions), GitHubOptions.Section },
         { typeof(TwoFactorOptions), TwoFactorOptions.Section },
         { typeof(SecretsOptions), SecretsOptions.Section },
+        { typeof(AlertOptions), AlertOptions.Section },
     };
 
     [Theory]
