@@ -4,6 +4,7 @@ using Automator67.Functions.Features.Alerts;
 using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
+using Automator67.Functions.Features.Sweeps;
 using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Auth.Abuse;
@@ -40,6 +41,7 @@ public sealed class SampleSettingsTests
         { typeof(TwoFactorOptions), TwoFactorOptions.Section },
         { typeof(SecretsOptions), SecretsOptions.Section },
         { typeof(AlertOptions), AlertOptions.Section },
+        { typeof(SweepOptions), SweepOptions.Section },
     };
 
     [Theory]
