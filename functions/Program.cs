@@ -6,6 +6,7 @@ using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
+using Automator67.Functions.Features.Metrics;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
@@ -44,6 +45,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapApps();
     app.MapOperations();
     app.MapEvents();
+    app.MapMetrics();
     app.MapRelay();
     app.MapTokens();
 

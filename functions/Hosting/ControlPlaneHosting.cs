@@ -8,6 +8,7 @@ using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
+using Automator67.Functions.Features.Metrics;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
 using Automator67.Orchestrations.Runtime;
@@ -85,6 +86,7 @@ public static class ControlPlaneHosting
         services.AddApps();
         services.AddRelay();
         services.AddOperations();
+        services.AddMetricsFeature();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>
