@@ -95,7 +95,8 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
         else
         {
             await using var first = dataSource.CreateCommand("SELECT min(at) FROM a67.container_stats");
-            start = await first.ExecuteScalarAsync(ct) is DateTimeOffset oldest ? Floor(oldest, Minute) : end;
+            // Npgsql reads timestamptz as a UTC DateTime.
+            start = await first.ExecuteScalarAsync(ct) is DateTime oldest ? Floor(new DateTimeOffset(oldest, TimeSpan.Zero), Minute) : end;
         }
 
         start = Min(start, end);
@@ -105,18 +106,18 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
             minuteRows += await RollMinutesAsync(from, Min(from + Batch, end), ct);
         }
 
-        await SetWatermarkAsync("rolled_until", end, ct);
 
         // Every hour the minutes touched belong to, and any hour left behind by a pass that failed before its hours.
         var hourRows = 0;
         var hoursFrom = Min(Floor(start, Hour), hoursRolledUntil ?? Floor(start, Hour));
+        // Floating-point sums above take their rows in a fixed order, so rolling a window again writes equal values.
         var hoursTo = Floor(end, Hour);
         for (var from = hoursFrom; from < hoursTo; from += Hour)
         {
             hourRows += await RollHourAsync(from, ct);
         }
 
-        await SetWatermarkAsync("hours_rolled_until", Max(hoursTo, hoursRolledUntil ?? hoursTo), ct);
+        await SetWatermarksAsync(end, hoursTo, ct);
 
         // Retention, never past what is rolled up.
         var rawDeleted = await DeleteAsync("a67.container_stats", "at", Min(now - settings.RawRetention, end), ct);
@@ -136,14 +137,16 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
         return await reader.ReadAsync(ct) ? (reader.GetFieldValue<DateTimeOffset>(0), reader.GetFieldValue<DateTimeOffset>(1)) : (null, null);
     }
 
-    async Task SetWatermarkAsync(string column, DateTimeOffset value, CancellationToken ct)
+    async Task SetWatermarksAsync(DateTimeOffset minutes, DateTimeOffset hours, CancellationToken ct)
     {
         // Only forward: a pass with a clock behind another's never moves a watermark back.
-        await using var set = dataSource.CreateCommand($"""
-            INSERT INTO a67.metrics_rollup (rolled_until, hours_rolled_until) VALUES (@value, @value)
-            ON CONFLICT (id) DO UPDATE SET {column} = greatest(a67.metrics_rollup.{column}, @value)
+        await using var set = dataSource.CreateCommand("""
+            INSERT INTO a67.metrics_rollup (rolled_until, hours_rolled_until) VALUES (@minutes, @hours)
+            ON CONFLICT (id) DO UPDATE SET rolled_until = greatest(a67.metrics_rollup.rolled_until, @minutes),
+                hours_rolled_until = greatest(a67.metrics_rollup.hours_rolled_until, @hours)
             """);
-        set.Parameters.AddWithValue("value", value);
+        set.Parameters.AddWithValue("minutes", minutes);
+        set.Parameters.AddWithValue("hours", hours);
         await set.ExecuteNonQueryAsync(ct);
     }
 
@@ -153,10 +156,10 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
         await using var command = dataSource.CreateCommand($"""
             WITH {MetricsSql.Deltas("true")},
             beats AS (
-                SELECT node_id, '' AS app, at, sum(cpu_percent) AS cpu, sum(memory_used) AS mem, sum(rx) AS rx, sum(tx) AS tx, sum(restarts) AS restarts
+                SELECT node_id, '' AS app, at, sum(cpu_percent ORDER BY container_id) AS cpu, sum(memory_used) AS mem, sum(rx) AS rx, sum(tx) AS tx, sum(restarts) AS restarts
                 FROM x GROUP BY node_id, at
                 UNION ALL
-                SELECT node_id, app, at, sum(cpu_percent), sum(memory_used), sum(rx), sum(tx), sum(restarts)
+                SELECT node_id, app, at, sum(cpu_percent ORDER BY container_id), sum(memory_used), sum(rx), sum(tx), sum(restarts)
                 FROM x WHERE app <> '' GROUP BY node_id, app, at
             ),
             containers AS (
@@ -164,7 +167,7 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
                     memory_max, memory_limit, network_rx, network_tx, restarts, last_at, last_rx, last_tx, last_restart_count, last_started_at)
                 SELECT node_id, container_id, date_bin('1 minute', at, {MetricsSql.Origin}),
                        (array_agg(app ORDER BY at DESC))[1], (array_agg(release ORDER BY at DESC))[1], (array_agg(replica ORDER BY at DESC))[1],
-                       count(*), avg(cpu_percent), max(cpu_percent), avg(memory_used), max(memory_used), max(memory_limit),
+                       count(*), avg(cpu_percent ORDER BY at), max(cpu_percent), avg(memory_used), max(memory_used), max(memory_limit),
                        sum(rx), sum(tx), sum(restarts), max(at),
                        (array_agg(network_rx ORDER BY at DESC))[1], (array_agg(network_tx ORDER BY at DESC))[1],
                        (array_agg(restart_count ORDER BY at DESC))[1], (array_agg(started_at ORDER BY at DESC))[1]
@@ -179,7 +182,7 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
             ),
             nodes AS (
                 INSERT INTO a67.node_metrics_minute (node_id, app, bucket, heartbeats, cpu_avg, cpu_max, memory_avg, memory_max, network_rx, network_tx, restarts)
-                SELECT node_id, app, date_bin('1 minute', at, {MetricsSql.Origin}), count(*), avg(cpu), max(cpu), avg(mem), max(mem), sum(rx), sum(tx), sum(restarts)
+                SELECT node_id, app, date_bin('1 minute', at, {MetricsSql.Origin}), count(*), avg(cpu ORDER BY at), max(cpu), avg(mem), max(mem), sum(rx), sum(tx), sum(restarts)
                 FROM beats GROUP BY node_id, app, 3
                 ON CONFLICT (node_id, app, bucket) DO UPDATE SET
                     heartbeats = EXCLUDED.heartbeats, cpu_avg = EXCLUDED.cpu_avg, cpu_max = EXCLUDED.cpu_max, memory_avg = EXCLUDED.memory_avg,
@@ -203,7 +206,7 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
                     memory_max, memory_limit, network_rx, network_tx, restarts)
                 SELECT node_id, container_id, @from,
                        (array_agg(app ORDER BY bucket DESC))[1], (array_agg(release ORDER BY bucket DESC))[1], (array_agg(replica ORDER BY bucket DESC))[1],
-                       sum(samples), sum(cpu_avg * samples) / sum(samples), max(cpu_max), sum(memory_avg * samples) / sum(samples), max(memory_max),
+                       sum(samples), sum(cpu_avg * samples ORDER BY bucket) / sum(samples), max(cpu_max), sum(memory_avg * samples ORDER BY bucket) / sum(samples), max(memory_max),
                        max(memory_limit), sum(network_rx), sum(network_tx), sum(restarts)
                 FROM a67.container_metrics_minute WHERE bucket >= @from AND bucket < @to
                 GROUP BY node_id, container_id
@@ -215,8 +218,8 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
             ),
             nodes AS (
                 INSERT INTO a67.node_metrics_hour (node_id, app, bucket, heartbeats, cpu_avg, cpu_max, memory_avg, memory_max, network_rx, network_tx, restarts)
-                SELECT node_id, app, @from, sum(heartbeats), sum(cpu_avg * heartbeats) / sum(heartbeats), max(cpu_max),
-                       sum(memory_avg * heartbeats) / sum(heartbeats), max(memory_max), sum(network_rx), sum(network_tx), sum(restarts)
+                SELECT node_id, app, @from, sum(heartbeats), sum(cpu_avg * heartbeats ORDER BY bucket) / sum(heartbeats), max(cpu_max),
+                       sum(memory_avg * heartbeats ORDER BY bucket) / sum(heartbeats), max(memory_max), sum(network_rx), sum(network_tx), sum(restarts)
                 FROM a67.node_metrics_minute WHERE bucket >= @from AND bucket < @to
                 GROUP BY node_id, app
                 ON CONFLICT (node_id, app, bucket) DO UPDATE SET

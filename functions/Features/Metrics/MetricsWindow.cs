@@ -33,19 +33,21 @@ public sealed partial record MetricsWindow(DateTimeOffset From, DateTimeOffset T
     public static (MetricsWindow? Window, Dictionary<string, string[]> Problems) Resolve(string? from, string? to, string? step, DateTimeOffset now, MetricsOptions options)
     {
         var problems = new Dictionary<string, string[]>();
-        var stepValue = step is null ? DefaultStep : ParseStep(step) ?? TimeSpan.Zero;
-        if (step is not null && stepValue == TimeSpan.Zero)
+        var parsedStep = step is null ? DefaultStep : ParseStep(step);
+        var stepValue = parsedStep ?? DefaultStep;
+        if (parsedStep is null)
         {
             problems["step"] = ["step must be a whole number of seconds, or a number followed by s, m, h or d (e.g. 30s, 5m, 1h)."];
         }
         else if (stepValue < MinStep || stepValue > MaxStep)
         {
-            problems["step"] = [$"step must be between {MinStep.TotalSeconds:0}s (raw points come once per heartbeat) and {MaxStep.TotalDays:0}d."];
+            problems["step"] = [$"step must be at least {MinStep.TotalSeconds:0}s (raw points come once per heartbeat) and at most {MaxStep.TotalDays:0}d."];
         }
 
         var toValue = now;
         if (to is not null && !TryParseTime(to, out toValue))
         {
+            toValue = now;
             problems["to"] = ["to must be an ISO 8601 time with an offset or Z (e.g. 2026-11-23T10:00:00Z)."];
         }
 
