@@ -27,7 +27,7 @@ public sealed partial class ControlPlaneMetrics : IDisposable
     readonly Gauge _queueAge;
     readonly Gauge _heartbeatAge;
     readonly Gauge _scrapeDuration;
-    readonly IDisposable _meters;
+    readonly MeterBridge _meters;
     readonly SemaphoreSlim _refreshing = new(1, 1);
     readonly HashSet<(string Kind, string Status)> _operationLabels = [];
     readonly HashSet<string> _nodeLabels = [];
@@ -52,11 +52,7 @@ public sealed partial class ControlPlaneMetrics : IDisposable
         _queueAge = factory.CreateGauge("a67_queue_oldest_message_age_seconds", "Age of the message at the front of a relay queue (0 when empty).", "queue");
         _heartbeatAge = factory.CreateGauge("a67_node_heartbeat_age_seconds", "Seconds since each node's last heartbeat.", "node");
         _scrapeDuration = factory.CreateGauge("a67_metrics_refresh_duration_seconds", "How long the last refresh of these metrics from the database and queues took.");
-        _meters = MeterAdapter.StartListening(new MeterAdapterOptions
-        {
-            Registry = _registry,
-            InstrumentFilterPredicate = instrument => instrument.Meter.Name.StartsWith("Automator67.", StringComparison.Ordinal),
-        });
+        _meters = new MeterBridge(_registry);
     }
 
     /// <summary>Writes every family in the text format (version 0.0.4).</summary>

@@ -22,5 +22,10 @@ public static class MetricsRegistration
     }
 
     /// <summary><c>/api/apps/{id}/metrics</c>, <c>/api/nodes/{id}/metrics</c> and <c>/metrics</c>.</summary>
-    public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder routes) => routes.MapMetricsApi().MapPrometheus();
+    public static IEndpointRouteBuilder MapMetrics(this IEndpointRouteBuilder routes)
+    {
+        // Made now, not at the first scrape: its meter listener must hear the sweeps that run before one.
+        routes.ServiceProvider.GetRequiredService<ControlPlaneMetrics>();
+        return routes.MapMetricsApi().MapPrometheus();
+    }
 }
