@@ -6,6 +6,7 @@ using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.GitHub;
+using Automator67.Functions.Features.Metrics;
 using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Hosting;
 using Automator67.Functions.Queues;
@@ -35,6 +36,7 @@ public sealed class SampleSettingsTests
         { typeof(RateLimitOptions), RateLimitOptions.Section },
         { typeof(GitHubOptions), GitHubOptions.Section },
         { typeof(TwoFactorOptions), TwoFactorOptions.Section },
+        { typeof(MetricsOptions), MetricsOptions.Section },
     };
 
     [Theory]
