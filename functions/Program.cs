@@ -7,6 +7,7 @@ using Automator67.Functions.Features.Auth;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Features.Health;
+using Automator67.Functions.Features.Metrics;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
 using Automator67.Functions.Features.Registries;
@@ -56,6 +57,7 @@ return await StartupErrors.RunAsync("automator67", async () =>
     app.MapSecrets();
     app.MapRegistries();
     app.MapAlertRoutes();
+    app.MapMetrics();
     app.MapRelay();
     app.MapTokens();
 

@@ -11,6 +11,7 @@ using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Auth.Authentication;
 using Automator67.Functions.Features.GitHub;
 using Automator67.Functions.Features.Health;
+using Automator67.Functions.Features.Metrics;
 using Automator67.Functions.Queues;
 using Automator67.Hosting;
 using Automator67.Orchestrations.Runtime;
@@ -93,6 +94,7 @@ public static class ControlPlaneHosting
         services.AddSweeps();
         services.AddSecrets();
         services.AddAlerts();
+        services.AddMetricsFeature();
         services.AddGitHubSignIn();
         services.AddApiProblemDetails();
         services.AddHttpLogging(logging =>

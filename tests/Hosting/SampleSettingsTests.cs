@@ -9,6 +9,7 @@ using Automator67.Functions.Features.Relay;
 using Automator67.Functions.Features.Secrets;
 using Automator67.Functions.Features.Auth.Abuse;
 using Automator67.Functions.Features.GitHub;
+using Automator67.Functions.Features.Metrics;
 using Automator67.Functions.Features.Auth.TwoFactor;
 using Automator67.Functions.Hosting;
 using Automator67.Functions.Queues;
@@ -42,6 +43,7 @@ public sealed class SampleSettingsTests
         { typeof(SecretsOptions), SecretsOptions.Section },
         { typeof(AlertOptions), AlertOptions.Section },
         { typeof(SweepOptions), SweepOptions.Section },
+        { typeof(MetricsOptions), MetricsOptions.Section },
     };
 
     [Theory]

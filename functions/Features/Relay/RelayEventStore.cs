@@ -197,9 +197,11 @@ public sealed class RelayEventStore(NpgsqlDataSource dataSource, IOptions<NodeOp
         }
 
         await using var insert = new NpgsqlCommand("""
-            INSERT INTO a67.container_stats (node_id, container_id, app, release, replica, at, cpu_percent, memory_used, memory_limit, network_rx, network_tx)
-            SELECT @node, s.container, s.app, s.release, s.replica, @at, s.cpu, s.used, s.capacity, s.rx, s.tx
-            FROM unnest(@containers, @apps, @releases, @replicas, @cpu, @used, @capacity, @rx, @tx) AS s (container, app, release, replica, cpu, used, capacity, rx, tx)
+            INSERT INTO a67.container_stats (node_id, container_id, app, release, replica, at, cpu_percent, memory_used, memory_limit, network_rx, network_tx,
+                                             restart_count, started_at)
+            SELECT @node, s.container, s.app, s.release, s.replica, @at, s.cpu, s.used, s.capacity, s.rx, s.tx, s.restarts, s.started
+            FROM unnest(@containers, @apps, @releases, @replicas, @cpu, @used, @capacity, @rx, @tx, @restarts, @started)
+                AS s (container, app, release, replica, cpu, used, capacity, rx, tx, restarts, started)
             """, connection, transaction);
         insert.Parameters.AddWithValue("node", envelope.NodeId);
         insert.Parameters.AddWithValue("at", envelope.SentAt);
@@ -212,6 +214,9 @@ public sealed class RelayEventStore(NpgsqlDataSource dataSource, IOptions<NodeOp
         insert.Parameters.AddWithValue("capacity", measured.Select(c => c.Stats!.MemoryLimitBytes).ToArray());
         insert.Parameters.AddWithValue("rx", measured.Select(c => c.Stats!.NetworkRxBytes).ToArray());
         insert.Parameters.AddWithValue("tx", measured.Select(c => c.Stats!.NetworkTxBytes).ToArray());
+        // Restarts and counter resets, for the metrics rollup (a changed start time means the counters began again).
+        insert.Parameters.AddWithValue("restarts", measured.Select(c => c.RestartCount).ToArray());
+        insert.Parameters.Add(new NpgsqlParameter("started", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz) { Value = measured.Select(c => c.StartedAt?.ToUniversalTime()).ToArray() });
         await insert.ExecuteNonQueryAsync(ct);
     }
 }
