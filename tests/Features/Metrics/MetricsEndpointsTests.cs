@@ -161,7 +161,9 @@ public sealed class MetricsEndpointsTests(MetricsFixture fixture) : IClassFixtur
         // The retention job runs every minute here: its duration is a sweep duration.
         var families = new Dictionary<string, string>();
         var samples = new List<string>();
-        while (!families.ContainsKey("a67_sweep_duration_seconds") && !ct.IsCancellationRequested)
+        static bool Retention(List<string> samples) =>
+            samples.Any(s => s.StartsWith("a67_sweep_duration_seconds_count{sweep=\"metrics-retention\"}", StringComparison.Ordinal));
+        while (!Retention(samples) && !ct.IsCancellationRequested)
         {
             using var response = await ControlPlane.Http.GetAsync("/metrics", ct);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -174,6 +176,7 @@ public sealed class MetricsEndpointsTests(MetricsFixture fixture) : IClassFixtur
             + string.Join("\n", ControlPlane.Output.Split('\n').Where(l => l.Contains("etric", StringComparison.Ordinal) || l.Contains("ecurring", StringComparison.Ordinal))));
         Assert.Equal("histogram", families["a67_sweep_duration_seconds"]);
         Assert.Contains(samples, s => s.StartsWith("a67_sweep_duration_seconds_count{sweep=\"metrics-retention\"}", StringComparison.Ordinal));
+        Assert.Contains(samples, s => s.StartsWith("a67_sweep_duration_seconds_count{sweep=\"health\"}", StringComparison.Ordinal));
         Assert.Equal("gauge", families["a67_operations"]);
         Assert.Contains(samples, s => s == "a67_operations{kind=\"deploy\",status=\"Succeeded\"} 1");
         Assert.Equal("counter", families["a67_operation_step_retries_total"]);
