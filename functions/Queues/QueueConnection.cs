@@ -59,7 +59,9 @@ public sealed class QueueConnection
     {
         if (Problem is not null)
         {
-            throw new InvalidOperationException(Problem);
+            // A start-up problem: whichever part asks for the client first (the /metrics exporter does, while routes are
+            // mapped), the process exits 2 with this one line.
+            throw new Automator67.Hosting.StartupException(Problem);
         }
 
         return UsesIdentity ? new QueueServiceClient(ServiceUri, credential ?? CreateCredential(), options) : new QueueServiceClient(ConnectionString, options);
