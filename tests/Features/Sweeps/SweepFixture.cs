@@ -6,7 +6,7 @@ namespace Automator67.Tests.Features.Sweeps;
 /// <summary>
 /// <see cref="DeploymentFixture"/> (the control plane, two relays of one account, a bridge network) with sweeps quick
 /// enough to watch in a test: both every 2 s, a node Lost after 12 s of silence, orphans removed after 6 s, three
-/// crashes in two minutes make a crash loop, restarts after 1 s doubling to 4 s.
+/// crashes in two minutes make a crash loop, restarts after 1 s doubling to 4 s; alert rules evaluated every 2 s.
 /// </summary>
 public sealed class SweepFixture : IAsyncLifetime
 {
@@ -28,6 +28,7 @@ public sealed class SweepFixture : IAsyncLifetime
         settings["Sweeps__CrashLoopWindow"] = "00:02:00";
         settings["Sweeps__RestartFirstDelay"] = "00:00:01";
         settings["Sweeps__RestartMaxDelay"] = "00:00:04";
+        settings["Alerts__EvaluationSeconds"] = "2";
         await Deployment.InitializeAsync();
     }
 

@@ -110,6 +110,7 @@ public sealed class SweepTests(SweepFixture fixture)
         var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(90));
         var api = fixture.Client;
         var app = await api.CreateAppAsync("looping", ct);
+        var rule = await CreateRuleAsync(new { name = $"loop-{app:N}"[..20], kind = "crash-loop", appId = app }, ct);
         var deploy = await api.DeployAsync(app, new
         {
             image = $"{TestEnvironment.SampleImage}:v1",
@@ -127,6 +128,8 @@ public sealed class SweepTests(SweepFixture fixture)
         var replica = Assert.Single(await api.ReplicasAsync(app, ct));
         Assert.NotEqual(JsonValueKind.Null, replica.GetProperty("crashLoopingAt").ValueKind);
         Assert.StartsWith("crash-looping", replica.GetProperty("lastError").GetString(), StringComparison.Ordinal);
+        var alert = await AlertWhenAsync(rule, "firing", ct);
+        Assert.Equal(app, alert.GetProperty("subject").GetProperty("id").GetGuid());
 
         // Marked: several sweeps later it has not been started again.
         var container = Assert.Single(await ContainersOfAsync(app, ct));
@@ -137,6 +140,64 @@ public sealed class SweepTests(SweepFixture fixture)
         Assert.Equal(startedAt, inspect.State.StartedAt);
         Assert.Equal(2, (await EventsAsync($"appId={app}&type=replica.restarted", ct)).Count);
         await RemoveAsync(app, ct);
+    }
+
+    [Fact]
+    public async Task MoreThanHalfTheNodesSilentAtOnce_NothingIsDeclaredLost_ReschedulingPauses_AndNodeOfflineAlertsFire()
+    {
+        var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(90));
+        var rule = await CreateRuleAsync(new { name = $"offline-{Guid.NewGuid():N}"[..20], kind = "node-offline" }, ct);
+        var pausedBefore = (await EventsAsync("type=rescheduling.paused", ct)).Count;
+        var since = Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O"));
+        foreach (var relay in Deployment.Relays)
+        {
+            await relay.KillAsync();
+        }
+
+        try
+        {
+            foreach (var relay in Deployment.Relays)
+            {
+                await NodeStatusAsync(relay.NodeId, "Unreachable", ct);
+            }
+
+            // Well past the 12 s grace: both are still only Unreachable, and the pause was said once.
+            var paused = await EventsWhenAsync("type=rescheduling.paused", e => e.Count > pausedBefore, ct);
+            Assert.Equal("critical", paused[0].Severity);
+            Assert.Contains("2 of 2 nodes went silent at once", paused[0].Message, StringComparison.Ordinal);
+            await Task.Delay(TimeSpan.FromSeconds(16), ct);
+            foreach (var relay in Deployment.Relays)
+            {
+                using var response = await fixture.ControlPlane.SendAsync(HttpMethod.Get, $"/api/nodes/{relay.NodeId}", Deployment.Owner.AccessToken);
+                Assert.Equal("Unreachable", (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("status").GetString());
+                Assert.Empty(await EventsAsync($"nodeId={relay.NodeId}&type=node.lost&from={since}", ct));
+            }
+
+            Assert.Equal(pausedBefore + 1, (await EventsAsync("type=rescheduling.paused", ct)).Count);
+            var alerts = await AlertsOfAsync(rule, ct);
+            Assert.Equal(Deployment.Relays.Select(r => r.NodeId).Order(), alerts.Where(a => a.GetProperty("status").GetString() == "firing")
+                .Select(a => a.GetProperty("subject").GetProperty("id").GetGuid()).Order());
+        }
+        finally
+        {
+            // Whatever happened above, the next test gets its two Ready nodes back.
+            using var back = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+            foreach (var relay in Deployment.Relays)
+            {
+                await relay.StartAsync(back.Token);
+            }
+
+            foreach (var relay in Deployment.Relays)
+            {
+                await NodeStatusAsync(relay.NodeId, "Ready", back.Token);
+            }
+        }
+
+        // Heard again: the alerts resolve by themselves.
+        while ((await AlertsOfAsync(rule, ct)).Any(a => a.GetProperty("status").GetString() != "resolved"))
+        {
+            await Task.Delay(250, ct);
+        }
     }
 
     [Fact]
@@ -253,6 +314,33 @@ public sealed class SweepTests(SweepFixture fixture)
             if (done(events))
             {
                 return events;
+            }
+
+            await Task.Delay(250, ct);
+        }
+    }
+
+    async Task<Guid> CreateRuleAsync(object rule, CancellationToken ct)
+    {
+        using var response = await fixture.ControlPlane.SendAsync(HttpMethod.Post, "/api/alert-rules", Deployment.Owner.AccessToken, rule);
+        Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync(ct));
+        return (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("id").GetGuid();
+    }
+
+    async Task<List<JsonElement>> AlertsOfAsync(Guid rule, CancellationToken ct)
+    {
+        using var response = await fixture.ControlPlane.SendAsync(HttpMethod.Get, $"/api/alerts?ruleId={rule}", Deployment.Owner.AccessToken);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        return [.. (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("alerts").EnumerateArray()];
+    }
+
+    async Task<JsonElement> AlertWhenAsync(Guid rule, string status, CancellationToken ct)
+    {
+        while (true)
+        {
+            if ((await AlertsOfAsync(rule, ct)).FirstOrDefault(a => a.GetProperty("status").GetString() == status) is { ValueKind: JsonValueKind.Object } alert)
+            {
+                return alert;
             }
 
             await Task.Delay(250, ct);
