@@ -90,6 +90,16 @@ public sealed partial class ReconcileSweep(
             await healer.HealAsync(app, "replicas gone from their nodes", ct);
         }
 
+        // Apps still short of replicas with nothing under way (a heal that found no room, replicas lost while an
+        // operation ran and failed): put back, no sooner than Sweeps__HealRetryDelay after the app's last operation ended.
+        foreach (var app in await ShortAppsAsync(startedAt, ct))
+        {
+            if (outcome.Heal.Add(app))
+            {
+                await healer.HealAsync(app, "fewer replicas than desired", ct);
+            }
+        }
+
         var duration = time.GetElapsedTime(started);
         await SweepRuns.RecordAsync(dataSource, "reconcile", startedAt, duration, new Dictionary<string, object?>
         {
@@ -100,6 +110,28 @@ public sealed partial class ReconcileSweep(
         {
             LogReconciled(nodes.Count, outcome.Crashed, outcome.Restarted, outcome.CrashLooping, outcome.Missing, outcome.Fenced, outcome.OrphansRemoved);
         }
+    }
+
+    async Task<List<Guid>> ShortAppsAsync(DateTimeOffset now, CancellationToken ct)
+    {
+        await using var command = dataSource.CreateCommand("""
+            SELECT a.id FROM a67.apps a
+            WHERE NOT a.stopped AND a.current_release_id IS NOT NULL AND a.replicas > 0
+              AND (SELECT count(*) FROM a67.replicas r WHERE r.app_id = a.id AND r.release_id = a.current_release_id
+                     AND r.state NOT IN ('Removed', 'Failed', 'Lost')) < a.replicas
+              AND NOT EXISTS (SELECT 1 FROM a67.operations o WHERE o.app_id = a.id
+                     AND (o.status IN ('Pending', 'Running', 'RollingBack') OR o.finished_at > @recent))
+            ORDER BY a.id LIMIT 100
+            """);
+        command.Parameters.AddWithValue("recent", now - options.Value.HealRetryDelay);
+        var apps = new List<Guid>();
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            apps.Add(reader.GetGuid(0));
+        }
+
+        return apps;
     }
 
     /// <summary>Nodes heard from lately, with their latest complete inventory (an older one says nothing about now).</summary>

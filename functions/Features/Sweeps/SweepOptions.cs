@@ -39,6 +39,10 @@ public sealed class SweepOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Setting Sweeps__RestartMaxDelay must be between 00:00:00 and 01:00:00.")]
     public TimeSpan RestartMaxDelay { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>An app short of replicas gets a heal operation only this long after its last operation ended. Default: 1 minute.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "01:00:00", ErrorMessage = "Setting Sweeps__HealRetryDelay must be between 00:00:00 and 01:00:00.")]
+    public TimeSpan HealRetryDelay { get; set; } = TimeSpan.FromMinutes(1);
+
     public static string Cron(int seconds) => seconds == 60 ? "* * * * *" : $"*/{seconds} * * * * *";
 
     /// <summary>The delay before restarting after crash number <paramref name="crashes"/> of the window.</summary>

@@ -29,6 +29,7 @@ public sealed class SweepFixture : IAsyncLifetime
         settings["Sweeps__RestartFirstDelay"] = "00:00:01";
         settings["Sweeps__RestartMaxDelay"] = "00:00:04";
         settings["Alerts__EvaluationSeconds"] = "2";
+        settings["Sweeps__HealRetryDelay"] = "00:00:02";
         await Deployment.InitializeAsync();
     }
 

@@ -105,6 +105,35 @@ public sealed class SweepTests(SweepFixture fixture)
     }
 
     [Fact]
+    public async Task AppShortOfReplicas_WithNothingUnderWay_IsHealed()
+    {
+        var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(90));
+        var api = fixture.Client;
+        var app = await api.CreateAppAsync("short", ct);
+        var deploy = await api.DeployAsync(app, OperationsClient.Spec("v1", 2), ct);
+        Assert.Equal("Succeeded", (await api.FinishedAsync(deploy, () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
+
+        // What a heal that found no room leaves: a replica marked Failed, its container gone.
+        var victim = (await api.ReplicasAsync(app, ct))[0];
+        await using (var fail = fixture.ControlPlane.Database.DataSource.CreateCommand("UPDATE a67.replicas SET state = 'Failed' WHERE id = @id"))
+        {
+            fail.Parameters.AddWithValue("id", victim.GetProperty("id").GetGuid());
+            await fail.ExecuteNonQueryAsync(ct);
+        }
+
+        await Deployment.Docker.Client.Containers.RemoveContainerAsync(victim.GetProperty("containerId").GetString()!, new ContainerRemoveParameters { Force = true }, ct);
+        var replicas = await api.ReplicasWhenAsync(app, rs => rs.Count(r => r.GetProperty("state").GetString() == "Healthy") == 2, ct);
+        var heal = Assert.Single(await OperationsOfAsync(app, ct), o => o.GetProperty("kind").GetString() == "heal");
+        Assert.Equal("Succeeded", (await api.FinishedAsync(heal.GetProperty("id").GetGuid(), () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
+        foreach (var replica in replicas.Where(r => r.GetProperty("state").GetString() == "Healthy"))
+        {
+            Assert.Contains("automator67 sample v1", await OperationsClient.AnswerAsync(replica, ct), StringComparison.Ordinal);
+        }
+
+        await RemoveAsync(app, ct);
+    }
+
+    [Fact]
     public async Task CrashLoopingRelease_IsMarkedAndAlerted_AndNotRestartedForever()
     {
         var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(90));
