@@ -105,16 +105,17 @@ public sealed class SweepData : IDisposable
             batch.BatchCommands.Add(new NpgsqlBatchCommand($"SELECT setval('a67.replica_generations', {Replicas + 1})"));
             batch.BatchCommands.Add(new NpgsqlBatchCommand("""
                 INSERT INTO a67.node_inventory (node_id, sent_at, received_at, containers)
-                SELECT n.id, now(), now(), coalesce((
-                    SELECT jsonb_agg(jsonb_build_object('id', md5(r.id::text), 'name', 'a67-' || r.generation, 'app', replace(r.app_id::text, '-', ''),
-                               'release', '1', 'replica', r.slot, 'generation', r.generation,
-                               'state', CASE WHEN r.generation % 97 = 3 THEN 'exited' ELSE 'running' END,
-                               'exitCode', CASE WHEN r.generation % 97 = 3 THEN 1 END, 'restartCount', 0, 'startedAt', r.started_at, 'ports', '[]'::jsonb))
-                    FROM a67.replicas r WHERE r.node_id = n.id AND NOT (r.generation % 1009 = 5 AND r.generation % 97 <> 3)), '[]')
+                SELECT n.id, now(), now(), coalesce(c.containers, '[]')
                     || CASE WHEN (substring(n.name FROM 6)::int) % 100 = 42 THEN jsonb_build_array(jsonb_build_object('id', md5(n.id::text), 'name', 'stray-' || n.name,
                                'app', replace(gen_random_uuid()::text, '-', ''), 'release', '1', 'replica', 0, 'generation', 900000000 + substring(n.name FROM 6)::int,
                                'state', 'running', 'restartCount', 0, 'startedAt', now() - interval '1 hour', 'ports', '[]'::jsonb)) ELSE '[]' END
-                FROM a67.nodes n
+                FROM a67.nodes n LEFT JOIN (
+                    SELECT r.node_id, jsonb_agg(jsonb_build_object('id', md5(r.id::text), 'name', 'a67-' || r.generation, 'app', replace(r.app_id::text, '-', ''),
+                               'release', '1', 'replica', r.slot, 'generation', r.generation,
+                               'state', CASE WHEN r.generation % 97 = 3 THEN 'exited' ELSE 'running' END,
+                               'exitCode', CASE WHEN r.generation % 97 = 3 THEN 1 END, 'restartCount', 0, 'startedAt', r.started_at, 'ports', '[]'::jsonb)) AS containers
+                    FROM a67.replicas r WHERE NOT (r.generation % 1009 = 5 AND r.generation % 97 <> 3)
+                    GROUP BY r.node_id) c ON c.node_id = n.id
                 """));
             batch.BatchCommands.Add(new NpgsqlBatchCommand("ANALYZE"));
             await batch.ExecuteNonQueryAsync(ct);

@@ -14,7 +14,8 @@ public sealed record SweepPass(string Sweep, int DurationMs, TimeSpan Pickup, st
 
 /// <summary>
 /// Runs the real sweeps one pass at a time in the control plane: once its recurring jobs are registered, the bench
-/// removes them through Hangfire's API (so no tick runs a pass it did not ask for) and enqueues the very job the
+/// removes them, and every other recurring job, through Hangfire's API (so no tick runs a pass it did not ask for, and
+/// no other job's work lands in a pass's window) and enqueues the very job the
 /// recurring one runs (<c>HealthSweep.RunAsync</c>, <c>ReconcileSweep.RunAsync</c>) into the control plane's Hangfire
 /// storage; the control plane's job server runs it. The pass's time is the sweep's own, <c>a67.sweep_runs.duration_ms</c>.
 /// Around it, the database's counters (<see cref="DatabaseActivity"/>): a quiet window of <see cref="QuietWindow"/>
@@ -29,7 +30,10 @@ public sealed class SweepPasses(NpgsqlDataSource db, string connectionString, Co
 
     readonly PostgreSqlStorage _storage = CreateStorage(connectionString);
 
-    /// <summary>Waits for the control plane to register both sweeps, then removes them: passes run only when asked.</summary>
+    /// <summary>The recurring jobs taken out of the control plane's schedule.</summary>
+    public List<string> Removed { get; } = [];
+
+    /// <summary>Waits for the control plane to register both sweeps, then removes every recurring job: passes run only when asked.</summary>
     public async Task TakeOverAsync(CancellationToken ct)
     {
         GlobalConfiguration.Configuration.UseSimpleAssemblyNameTypeSerializer().UseRecommendedSerializerSettings();
@@ -53,9 +57,18 @@ public sealed class SweepPasses(NpgsqlDataSource db, string connectionString, Co
             await Task.Delay(200, ct);
         }
 
+        // Every recurring job goes, not only the sweeps: the command-path health job, for one, pings every node heard
+        // from lately each 30 s, 10,000 commands to queues that do not exist here, which would land in the passes.
         var manager = new RecurringJobManager(_storage);
-        manager.RemoveIfExists(HealthSweep.JobId);
-        manager.RemoveIfExists(ReconcileSweep.JobId);
+        using (var connection = _storage.GetConnection())
+        {
+            foreach (var job in connection.GetRecurringJobs())
+            {
+                manager.RemoveIfExists(job.Id);
+                Removed.Add(job.Id);
+            }
+        }
+
         // A tick enqueued before the removal runs over the empty fleet; let it finish.
         await Task.Delay(3000, ct);
     }

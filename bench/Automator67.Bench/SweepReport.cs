@@ -9,6 +9,7 @@ public static class SweepReport
     {
         Line($"sweeps over {Count(SweepData.Nodes)} nodes ({Count(SweepData.Accounts)} accounts) and {Count(SweepData.Replicas)} replicas ({Count(SweepData.Apps)} apps); rows written in {r.Insert.TotalSeconds:0.0} s");
         Line($"  baselines (median of 3, from the bench): one UPDATE of all {Count(SweepData.Nodes)} nodes {Ms(r.UpdateNodesMs)} ms; one read of all replicas with app and release, and all inventories {Ms(r.ReadFleetMs)} ms");
+        Line($"  the control plane's recurring jobs, removed so that passes run only when the bench enqueues them: {string.Join(", ", r.RecurringJobsRemoved)}");
         Console.WriteLine();
         Console.WriteLine("  pass        duration ms  picked up ms  control-plane CPU ms  PostgreSQL CPU ms   ÷ UPDATE all nodes  ÷ read all replicas");
         foreach (var pass in new[] { r.Health, r.Reconcile })

@@ -3,7 +3,7 @@ using Npgsql;
 
 namespace Automator67.Bench;
 
-public sealed record SweepResult(TimeSpan Insert, double UpdateNodesMs, double ReadFleetMs, SweepPass Health, SweepPass Reconcile, IngestionResult Ingestion);
+public sealed record SweepResult(IReadOnlyList<string> RecurringJobsRemoved, TimeSpan Insert, double UpdateNodesMs, double ReadFleetMs, SweepPass Health, SweepPass Reconcile, IngestionResult Ingestion);
 
 /// <summary>
 /// Issue 6's benchmark: one health sweep and one reconcile pass of the real control plane over
@@ -43,7 +43,7 @@ public static class SweepWorkload
         var reconcile = await passes.RunAsync("reconcile", ct);
 
         var ingestion = await HeartbeatIngestion.RunAsync(settings, db, data, controlPlane, databaseCpu, ct);
-        return new SweepResult(insert, updateNodes, readFleet, health, reconcile, ingestion);
+        return new SweepResult(passes.Removed, insert, updateNodes, readFleet, health, reconcile, ingestion);
     }
 
     static async Task<double> MedianMsAsync(Func<Task> statement)
