@@ -7,4 +7,5 @@ public enum BenchScenario
     Auth,
     Relay,
     Deploy,
+    Sweeps,
 }

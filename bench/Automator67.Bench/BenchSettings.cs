@@ -25,10 +25,11 @@ public sealed record BenchSettings(
     TimeSpan Duration)
 {
     public const string Usage = """
-        usage: Automator67.Bench [--scenario auth|relay|deploy|all] [--concurrency N] [--relays N] [--senders N] [--sizes N,N,...]
+        usage: Automator67.Bench [--scenario auth|relay|deploy|sweeps|all] [--concurrency N] [--relays N] [--senders N] [--sizes N,N,...]
                                  [--warmup SECONDS] [--duration SECONDS]
           --scenario     auth (login, /me, /healthz), relay (command round trips through real relays), deploy (deployments
-                         over 4 relays beside Docker Swarm, and the engine's ceiling), or all (default)
+                         over 4 relays beside Docker Swarm, and the engine's ceiling), sweeps (one health and one reconcile
+                         pass over 10,000 synthetic nodes and 50,000 replicas, and heartbeat ingestion), or all (default)
           --concurrency  auth: requests in flight at once, per scenario (default 16, at most 256)
           --relays       relay: relays on this host in the second phase; the first has one (default 8, at most 32)
           --senders      relay: closed-loop command senders per relay (default 4, the relay's Relay__MaxConcurrentCommands)
@@ -53,6 +54,8 @@ public sealed record BenchSettings(
 
     public bool RunsDeploy => Scenario is BenchScenario.All or BenchScenario.Deploy;
 
+    public bool RunsSweeps => Scenario is BenchScenario.All or BenchScenario.Sweeps;
+
     /// <summary>Reads the command line; returns null with a message when it does not parse.</summary>
     public static BenchSettings? From(string[] args, out string? problem)
     {
@@ -66,12 +69,13 @@ public sealed record BenchSettings(
             var value = int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var parsed) ? parsed : (int?)null;
             switch (args[i])
             {
-                case "--scenario" when text is "auth" or "relay" or "deploy" or "all":
+                case "--scenario" when text is "auth" or "relay" or "deploy" or "sweeps" or "all":
                     scenario = text switch
                     {
                         "auth" => BenchScenario.Auth,
                         "relay" => BenchScenario.Relay,
                         "deploy" => BenchScenario.Deploy,
+                        "sweeps" => BenchScenario.Sweeps,
                         _ => BenchScenario.All,
                     };
                     break;

@@ -2,13 +2,15 @@ using System.Runtime.InteropServices;
 using Automator67.Bench;
 using Npgsql;
 
-// Issue 3's, 4's and 5's benchmarks against the real control plane. auth: login and authenticated-request throughput,
-// beside the cost of one password hash and one token validation measured in the same run. relay: a command's round
-// trip through real relays (1, then several on one host), beside the raw Docker Engine time of the same work, and the
-// relays' CPU and memory at rest. deploy: deployments of 1, 10 and 50 replicas over four relays beside Docker Swarm
-// on the same Engine, and the operation engine's ceiling with the Docker work taken out. It prints and asserts
-// nothing; it exits non-zero only when it could not run (no database, a control plane that does not start, a relay
-// that cannot enrol, a scenario with no successful answer).
+// Issue 3's, 4's, 5's and 6's benchmarks against the real control plane. auth: login and authenticated-request
+// throughput, beside the cost of one password hash and one token validation measured in the same run. relay: a
+// command's round trip through real relays (1, then several on one host), beside the raw Docker Engine time of the
+// same work, and the relays' CPU and memory at rest. deploy: deployments of 1, 10 and 50 replicas over four relays
+// beside Docker Swarm on the same Engine, and the operation engine's ceiling with the Docker work taken out. sweeps:
+// one health and one reconcile pass over 10,000 synthetic nodes and 50,000 replicas beside statements over the same
+// rows, and heartbeat ingestion through the events queue beside the raw queue. It prints and asserts nothing; it exits
+// non-zero only when it could not run (no database, a control plane that does not start, a relay that cannot enrol, a
+// scenario with no successful answer).
 var settings = BenchSettings.From(args, out var problem);
 if (settings is null)
 {
@@ -89,6 +91,13 @@ static async Task<int> RunAsync(BenchSettings settings, CancellationToken ct)
         var deploy = await DeployWorkload.RunAsync(settings, resources, controlPlane, http, ct);
         DeployReport.Print(deploy);
         answered &= deploy.Rows.Any(r => r.Ours.Failure is null) && deploy.Ceiling.Counts.Steps > 0;
+    }
+
+    if (settings.RunsSweeps)
+    {
+        var sweeps = await SweepWorkload.RunAsync(settings, resources, controlPlane, ct);
+        SweepReport.Print(sweeps);
+        answered &= sweeps.Ingestion.Applied > 0;
     }
 
     Report.ControlPlaneOutput(controlPlane);

@@ -30,6 +30,11 @@ public static class Report
             Console.WriteLine($"deploy    {string.Join(", ", settings.Sizes)} replicas over {DeployWorkload.Relays} relays, each beside Docker Swarm; ceiling: {EngineCeiling.Apps} apps over {EngineCeiling.Nodes} stub relays");
         }
 
+        if (settings.RunsSweeps)
+        {
+            Console.WriteLine($"sweeps    {SweepData.Nodes:#,0} nodes, {SweepData.Replicas:#,0} replicas (synthetic rows); {SweepData.SignedNodes * HeartbeatIngestion.Beats:#,0} signed heartbeats");
+        }
+
         Console.WriteLine();
     }
 
