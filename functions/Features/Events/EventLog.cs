@@ -23,23 +23,47 @@ public sealed record AppEvent(
 /// </summary>
 public static class EventLog
 {
+    const string Insert = """
+        INSERT INTO a67.events (account_id, occurred_at, type, severity, app_id, node_id, operation_id, replica_id, message, detail)
+        VALUES (@account, @at, @type, @severity, @app, @node, @operation, @replica, @message, @detail::jsonb)
+        """;
+
     public static async Task WriteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, AppEvent e, CancellationToken ct)
     {
-        await using var command = new NpgsqlCommand("""
-            INSERT INTO a67.events (account_id, occurred_at, type, severity, app_id, node_id, operation_id, replica_id, message, detail)
-            VALUES (@account, @at, @type, @severity, @app, @node, @operation, @replica, @message, @detail::jsonb)
-            """, connection, transaction);
-        command.Parameters.AddWithValue("account", e.AccountId);
-        command.Parameters.AddWithValue("at", e.OccurredAt);
-        command.Parameters.AddWithValue("type", e.Type);
-        command.Parameters.AddWithValue("severity", e.Severity);
-        command.Parameters.Add(Id("app", e.AppId));
-        command.Parameters.Add(Id("node", e.NodeId));
-        command.Parameters.Add(Id("operation", e.OperationId));
-        command.Parameters.Add(Id("replica", e.ReplicaId));
-        command.Parameters.AddWithValue("message", e.Message.Length > 2000 ? e.Message[..2000] : e.Message);
-        command.Parameters.AddWithValue("detail", JsonSerializer.Serialize(e.Detail ?? new Dictionary<string, object?>()));
+        await using var command = new NpgsqlCommand(Insert, connection, transaction);
+        AddParameters(command.Parameters, e);
         await command.ExecuteNonQueryAsync(ct);
+    }
+
+    /// <summary>Appends <paramref name="events"/> in their order, in one round trip (a sweep pass may write hundreds).</summary>
+    public static async Task WriteAllAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<AppEvent> events, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(connection, transaction);
+        foreach (var e in events)
+        {
+            var command = new NpgsqlBatchCommand(Insert);
+            AddParameters(command.Parameters, e);
+            batch.BatchCommands.Add(command);
+        }
+
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(ct);
+        }
+    }
+
+    static void AddParameters(NpgsqlParameterCollection parameters, AppEvent e)
+    {
+        parameters.AddWithValue("account", e.AccountId);
+        parameters.AddWithValue("at", e.OccurredAt);
+        parameters.AddWithValue("type", e.Type);
+        parameters.AddWithValue("severity", e.Severity);
+        parameters.Add(Id("app", e.AppId));
+        parameters.Add(Id("node", e.NodeId));
+        parameters.Add(Id("operation", e.OperationId));
+        parameters.Add(Id("replica", e.ReplicaId));
+        parameters.AddWithValue("message", e.Message.Length > 2000 ? e.Message[..2000] : e.Message);
+        parameters.AddWithValue("detail", JsonSerializer.Serialize(e.Detail ?? new Dictionary<string, object?>()));
     }
 
     static NpgsqlParameter Id(string name, Guid? value) => new(name, NpgsqlDbType.Uuid) { Value = (object?)value ?? DBNull.Value };

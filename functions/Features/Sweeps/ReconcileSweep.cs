@@ -20,6 +20,8 @@ namespace Automator67.Functions.Features.Sweeps;
 /// container of a superseded placement (its replica Lost with its node) is fenced: removed at once. Any other labelled
 /// container that no replica owns is removed after a grace period. Containers without Automator67's labels are never
 /// in an inventory, and the relay refuses to remove one. Apps with an operation under way are left to it.
+/// Nodes are reconciled <see cref="NodesPerTransaction"/> at a time, one transaction and a handful of statements per
+/// batch; what is decided per node, and the order of its events and commands, is the same as node by node.
 /// </summary>
 public sealed partial class ReconcileSweep(
     NpgsqlDataSource dataSource,
@@ -34,10 +36,28 @@ public sealed partial class ReconcileSweep(
 
     static readonly TimeSpan ResendAfter = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// One transaction per node cost a dozen round trips per node: 16 s for 10,000 nodes, longer than the sweep's own
+    /// interval (docs/benchmarks.md). A batch holds its apps' locks longer instead: a few hundred apps, for the
+    /// milliseconds its few statements take.
+    /// </summary>
+    const int NodesPerTransaction = 200;
+
     sealed record NodeInventory(Guid Id, Guid AccountId, string Name, DateTimeOffset SentAt, IReadOnlyList<ContainerReport> Containers);
+
+    /// <summary>One node's share of a batch: its replicas, and what the sweep decided for it, in the order decided.</summary>
+    sealed class NodeWork(NodeInventory node, List<Replica> replicas)
+    {
+        public NodeInventory Node { get; } = node;
+        public List<Replica> Replicas { get; } = replicas;
+        public List<ContainerReport> Orphans { get; } = [];
+        public List<CommandRequest> Requests { get; } = [];
+        public List<AppEvent> Events { get; } = [];
+    }
 
     sealed class Replica
     {
+        public required Guid NodeId { get; init; }
         public required Guid Id { get; init; }
         public required Guid AppId { get; init; }
         public required string AppName { get; init; }
@@ -80,9 +100,9 @@ public sealed partial class ReconcileSweep(
         var started = time.GetTimestamp();
         var outcome = new Outcome();
         var nodes = await InventoriesAsync(startedAt, ct);
-        foreach (var node in nodes)
+        foreach (var batch in nodes.Chunk(NodesPerTransaction))
         {
-            await ReconcileNodeAsync(node, outcome, ct);
+            await ReconcileBatchAsync(batch, outcome, ct);
         }
 
         foreach (var app in outcome.Heal)
@@ -155,89 +175,114 @@ public sealed partial class ReconcileSweep(
         return nodes;
     }
 
-    async Task ReconcileNodeAsync(NodeInventory node, Outcome outcome, CancellationToken ct)
+    async Task ReconcileBatchAsync(NodeInventory[] batch, Outcome outcome, CancellationToken ct)
     {
         var now = time.GetUtcNow();
         var sweep = options.Value;
-        var requests = new List<CommandRequest>();
-        var events = new List<AppEvent>();
         IReadOnlyList<SignedCommand> signed;
         await using (var connection = await dataSource.OpenConnectionAsync(ct))
         await using (var transaction = await connection.BeginTransactionAsync(ct))
         {
-            // The apps with replicas here are locked (in id order) so no operation starts on them meanwhile; those with one
-            // under way are its business, not the sweep's.
-            await using (var lockApps = new NpgsqlCommand("""
-                SELECT id FROM a67.apps WHERE id IN (SELECT app_id FROM a67.replicas WHERE node_id = @node AND state NOT IN ('Removed', 'Failed')) ORDER BY id FOR UPDATE
-                """, connection, transaction))
+            var present = await LockAsync(connection, transaction, batch.Select(n => n.Id).ToArray(), ct);
+            var replicas = (await ReplicasAsync(connection, transaction, present, ct)).ToLookup(r => r.NodeId);
+            var work = batch.Where(n => present.Contains(n.Id)).Select(n => new NodeWork(n, [.. replicas[n.Id]])).ToList();
+            foreach (var node in work)
             {
-                lockApps.Parameters.AddWithValue("node", node.Id);
-                await lockApps.ExecuteNonQueryAsync(ct);
+                ReconcileNode(node, now, sweep, outcome);
             }
 
-            var replicas = await ReplicasAsync(connection, transaction, node.Id, ct);
-            var byGeneration = replicas.ToDictionary(r => r.Generation);
-            var orphans = new List<ContainerReport>();
-            var fenced = 0;
-            foreach (var container in node.Containers)
-            {
-                if (container.Generation is { } generation && byGeneration.TryGetValue(generation, out var owner))
-                {
-                    if (owner.State == ReplicaStates.Lost)
-                    {
-                        // A placement superseded while its node was lost: its container goes now, whoever runs the replica instead.
-                        requests.Add(RemoveContainer(node.Id, container, $"fenced: replica {owner.Slot} of {owner.AppName} was placed again elsewhere"));
-                        owner.State = ReplicaStates.Removed;
-                        owner.LastError = $"fenced on node {node.Name}: superseded by a placement elsewhere";
-                        owner.Changed = true;
-                        fenced++;
-                    }
-                    else if (!owner.AppBusy && container.Ports is { } ports && !owner.Ports.SequenceEqual(ports))
-                    {
-                        // An automatic host port is chosen each time the container starts: after a restart, say where it is now.
-                        owner.Ports = ports;
-                        owner.Changed = true;
-                    }
-
-                    continue;
-                }
-
-                orphans.Add(container);
-            }
-
-            foreach (var gone in replicas.Where(r => r.State == ReplicaStates.Lost && !node.Containers.Any(c => c.Generation == r.Generation)))
-            {
-                // Lost, and its container is not there (any more): nothing is left to fence.
-                gone.State = ReplicaStates.Removed;
-                gone.Changed = true;
-            }
-
-            if (fenced > 0)
-            {
-                outcome.Fenced += fenced;
-                events.Add(new AppEvent(node.AccountId, now, EventTypes.NodeFenced, EventSeverities.Warning,
-                    $"node {node.Name}: {fenced} container{(fenced == 1 ? "" : "s")} of superseded placements removed (their replicas run elsewhere since the node was lost)",
-                    NodeId: node.Id, Detail: new Dictionary<string, object?> { ["containers"] = fenced }));
-            }
-
-            foreach (var replica in replicas.Where(r => r.State == ReplicaStates.Healthy && !r.AppStopped && !r.AppBusy && r.CrashLoopingAt is null))
-            {
-                var container = node.Containers.FirstOrDefault(c => c.Generation == replica.Generation);
-                CheckReplica(node, replica, container, now, sweep, requests, events, outcome);
-            }
-
-            await OrphansAsync(connection, transaction, node, orphans, now, sweep, requests, events, outcome, ct);
-            await SaveAsync(connection, transaction, replicas.Where(r => r.Changed), now, ct);
-            foreach (var e in events)
-            {
-                await EventLog.WriteAsync(connection, transaction, e, ct);
-            }
-
-            signed = await commands.RecordAsync(connection, transaction, requests, ct);
+            await OrphansAsync(connection, transaction, work, now, sweep, outcome, ct);
+            await SaveAsync(connection, transaction, work.SelectMany(w => w.Replicas).Where(r => r.Changed), now, ct);
+            await EventLog.WriteAllAsync(connection, transaction, work.SelectMany(w => w.Events), ct);
+            signed = await commands.RecordAsync(connection, transaction, [.. work.SelectMany(w => w.Requests)], ct);
             await transaction.CommitAsync(ct);
         }
 
         await commands.EnqueueAsync(signed, ct);
+    }
+
+    /// <summary>
+    /// Holds the batch's nodes (a node deleted meanwhile is left out; one cannot be deleted until the commit) and locks
+    /// the apps with replicas on them, in id order, so no operation starts on them meanwhile; those with one under way
+    /// are its business, not the sweep's. Returns the nodes still there.
+    /// </summary>
+    static async Task<Guid[]> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] nodes, CancellationToken ct)
+    {
+        var present = new List<Guid>(nodes.Length);
+        await using (var lockNodes = new NpgsqlCommand("SELECT id FROM a67.nodes WHERE id = ANY(@nodes) ORDER BY id FOR KEY SHARE", connection, transaction))
+        {
+            lockNodes.Parameters.AddWithValue("nodes", nodes);
+            await using var reader = await lockNodes.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                present.Add(reader.GetGuid(0));
+            }
+        }
+
+        await using var lockApps = new NpgsqlCommand("""
+            SELECT id FROM a67.apps WHERE id IN (SELECT app_id FROM a67.replicas WHERE node_id = ANY(@nodes) AND state NOT IN ('Removed', 'Failed')) ORDER BY id FOR UPDATE
+            """, connection, transaction);
+        lockApps.Parameters.AddWithValue("nodes", present.ToArray());
+        await lockApps.ExecuteNonQueryAsync(ct);
+        return [.. present];
+    }
+
+    /// <summary>Fences superseded placements, refreshes host ports, checks each healthy replica and collects the orphans.</summary>
+    static void ReconcileNode(NodeWork work, DateTimeOffset now, SweepOptions sweep, Outcome outcome)
+    {
+        var node = work.Node;
+        var byGeneration = work.Replicas.ToDictionary(r => r.Generation);
+        var fenced = 0;
+        foreach (var container in node.Containers)
+        {
+            if (container.Generation is { } generation && byGeneration.TryGetValue(generation, out var owner))
+            {
+                if (owner.State == ReplicaStates.Lost)
+                {
+                    // A placement superseded while its node was lost: its container goes now, whoever runs the replica instead.
+                    work.Requests.Add(RemoveContainer(node.Id, container, $"fenced: replica {owner.Slot} of {owner.AppName} was placed again elsewhere"));
+                    owner.State = ReplicaStates.Removed;
+                    owner.LastError = $"fenced on node {node.Name}: superseded by a placement elsewhere";
+                    owner.Changed = true;
+                    fenced++;
+                }
+                else if (!owner.AppBusy && container.Ports is { } ports && !owner.Ports.SequenceEqual(ports))
+                {
+                    // An automatic host port is chosen each time the container starts: after a restart, say where it is now.
+                    owner.Ports = ports;
+                    owner.Changed = true;
+                }
+
+                continue;
+            }
+
+            // One report per container (a relay never repeats one; if it did, the orphan would be counted once).
+            if (!work.Orphans.Exists(o => o.Id == container.Id))
+            {
+                work.Orphans.Add(container);
+            }
+        }
+
+        foreach (var gone in work.Replicas.Where(r => r.State == ReplicaStates.Lost && !node.Containers.Any(c => c.Generation == r.Generation)))
+        {
+            // Lost, and its container is not there (any more): nothing is left to fence.
+            gone.State = ReplicaStates.Removed;
+            gone.Changed = true;
+        }
+
+        if (fenced > 0)
+        {
+            outcome.Fenced += fenced;
+            work.Events.Add(new AppEvent(node.AccountId, now, EventTypes.NodeFenced, EventSeverities.Warning,
+                $"node {node.Name}: {fenced} container{(fenced == 1 ? "" : "s")} of superseded placements removed (their replicas run elsewhere since the node was lost)",
+                NodeId: node.Id, Detail: new Dictionary<string, object?> { ["containers"] = fenced }));
+        }
+
+        foreach (var replica in work.Replicas.Where(r => r.State == ReplicaStates.Healthy && !r.AppStopped && !r.AppBusy && r.CrashLoopingAt is null))
+        {
+            var container = node.Containers.FirstOrDefault(c => c.Generation == replica.Generation);
+            CheckReplica(node, replica, container, now, sweep, work.Requests, work.Events, outcome);
+        }
     }
 
     static void CheckReplica(NodeInventory node, Replica replica, ContainerReport? container, DateTimeOffset now, SweepOptions sweep, List<CommandRequest> requests,
@@ -348,57 +393,79 @@ public sealed partial class ReconcileSweep(
         }
     }
 
-    static async Task OrphansAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, NodeInventory node, List<ContainerReport> orphans, DateTimeOffset now,
-        SweepOptions sweep, List<CommandRequest> requests, List<AppEvent> events, Outcome outcome, CancellationToken ct)
+    /// <summary>
+    /// Forgets the batch's orphans that are gone, records the new ones, and removes those past the grace period (again,
+    /// if a removal sent a minute ago did not take): three statements for the whole batch.
+    /// </summary>
+    static async Task OrphansAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, List<NodeWork> work, DateTimeOffset now, SweepOptions sweep,
+        Outcome outcome, CancellationToken ct)
     {
+        var orphans = work.SelectMany(w => w.Orphans.Select(o => (Work: w, Container: o))).ToList();
         outcome.Orphans += orphans.Count;
-        await using (var forget = new NpgsqlCommand("DELETE FROM a67.orphan_containers WHERE node_id = @node AND NOT (container_id = ANY(@ids))", connection, transaction))
+        await using (var forget = new NpgsqlCommand("""
+            DELETE FROM a67.orphan_containers o WHERE o.node_id = ANY(@nodes)
+              AND NOT EXISTS (SELECT 1 FROM unnest(@orphanNodes, @orphanIds) AS s (node_id, container_id) WHERE s.node_id = o.node_id AND s.container_id = o.container_id)
+            """, connection, transaction))
         {
-            forget.Parameters.AddWithValue("node", node.Id);
-            forget.Parameters.AddWithValue("ids", orphans.Select(o => o.Id).ToArray());
+            forget.Parameters.AddWithValue("nodes", work.Select(w => w.Node.Id).ToArray());
+            forget.Parameters.AddWithValue("orphanNodes", orphans.Select(o => o.Work.Node.Id).ToArray());
+            forget.Parameters.AddWithValue("orphanIds", orphans.Select(o => o.Container.Id).ToArray());
             await forget.ExecuteNonQueryAsync(ct);
         }
 
-        foreach (var orphan in orphans)
+        if (orphans.Count == 0)
         {
-            await using var seen = new NpgsqlCommand("""
-                INSERT INTO a67.orphan_containers (node_id, container_id, app, generation, first_seen_at) VALUES (@node, @id, @app, @generation, @now)
-                ON CONFLICT (node_id, container_id) DO UPDATE SET app = excluded.app
-                RETURNING first_seen_at, removal_sent_at
-                """, connection, transaction);
-            seen.Parameters.AddWithValue("node", node.Id);
-            seen.Parameters.AddWithValue("id", orphan.Id);
-            seen.Parameters.AddWithValue("app", orphan.App);
-            seen.Parameters.AddWithValue("generation", (object?)orphan.Generation ?? DBNull.Value);
-            seen.Parameters.AddWithValue("now", now);
-            DateTimeOffset firstSeen;
-            DateTimeOffset? sent;
-            await using (var reader = await seen.ExecuteReaderAsync(ct))
-            {
-                await reader.ReadAsync(ct);
-                firstSeen = reader.GetFieldValue<DateTimeOffset>(0);
-                sent = reader.IsDBNull(1) ? null : reader.GetFieldValue<DateTimeOffset>(1);
-            }
+            return;
+        }
 
+        var seen = new Dictionary<(Guid Node, string Container), (DateTimeOffset FirstSeen, DateTimeOffset? Sent)>();
+        await using (var record = new NpgsqlCommand("""
+            INSERT INTO a67.orphan_containers (node_id, container_id, app, generation, first_seen_at)
+            SELECT s.node_id, s.container_id, s.app, s.generation, @now FROM unnest(@nodes, @ids, @apps, @generations) AS s (node_id, container_id, app, generation)
+            ON CONFLICT (node_id, container_id) DO UPDATE SET app = excluded.app
+            RETURNING node_id, container_id, first_seen_at, removal_sent_at
+            """, connection, transaction))
+        {
+            record.Parameters.AddWithValue("nodes", orphans.Select(o => o.Work.Node.Id).ToArray());
+            record.Parameters.AddWithValue("ids", orphans.Select(o => o.Container.Id).ToArray());
+            record.Parameters.AddWithValue("apps", orphans.Select(o => o.Container.App).ToArray());
+            record.Parameters.AddWithValue("generations", orphans.Select(o => o.Container.Generation).ToArray());
+            record.Parameters.AddWithValue("now", now);
+            await using var reader = await record.ExecuteReaderAsync(ct);
+            while (await reader.ReadAsync(ct))
+            {
+                seen[(reader.GetGuid(0), reader.GetString(1))] = (reader.GetFieldValue<DateTimeOffset>(2), reader.GetFieldValue<DateTimeOffset?>(3));
+            }
+        }
+
+        var removed = new List<(Guid Node, string Container)>();
+        foreach (var (node, orphan) in orphans)
+        {
+            var (firstSeen, sent) = seen[(node.Node.Id, orphan.Id)];
             if (now - firstSeen < sweep.OrphanGrace || (sent is { } last && now - last < ResendAfter))
             {
                 continue;
             }
 
-            requests.Add(RemoveContainer(node.Id, orphan, "no replica owns it"));
-            await using (var mark = new NpgsqlCommand("UPDATE a67.orphan_containers SET removal_sent_at = @now WHERE node_id = @node AND container_id = @id", connection, transaction))
-            {
-                mark.Parameters.AddWithValue("node", node.Id);
-                mark.Parameters.AddWithValue("id", orphan.Id);
-                mark.Parameters.AddWithValue("now", now);
-                await mark.ExecuteNonQueryAsync(ct);
-            }
-
+            node.Requests.Add(RemoveContainer(node.Node.Id, orphan, "no replica owns it"));
+            removed.Add((node.Node.Id, orphan.Id));
             outcome.OrphansRemoved++;
-            events.Add(new AppEvent(node.AccountId, now, EventTypes.ContainerOrphanRemoved, EventSeverities.Info,
-                $"container {orphan.Name} on node {node.Name} (labelled for app {orphan.App}, generation {orphan.Generation?.ToString(CultureInfo.InvariantCulture) ?? "none"}) belongs to no replica: removed after {Seconds(sweep.OrphanGrace)}",
-                Guid.TryParseExact(orphan.App, "N", out var app) ? app : null, node.Id,
+            node.Events.Add(new AppEvent(node.Node.AccountId, now, EventTypes.ContainerOrphanRemoved, EventSeverities.Info,
+                $"container {orphan.Name} on node {node.Node.Name} (labelled for app {orphan.App}, generation {orphan.Generation?.ToString(CultureInfo.InvariantCulture) ?? "none"}) belongs to no replica: removed after {Seconds(sweep.OrphanGrace)}",
+                Guid.TryParseExact(orphan.App, "N", out var app) ? app : null, node.Node.Id,
                 Detail: new Dictionary<string, object?> { ["containerId"] = orphan.Id, ["name"] = orphan.Name, ["generation"] = orphan.Generation, ["firstSeenAt"] = firstSeen }));
+        }
+
+        if (removed.Count > 0)
+        {
+            await using var mark = new NpgsqlCommand("""
+                UPDATE a67.orphan_containers o SET removal_sent_at = @now
+                FROM unnest(@nodes, @ids) AS s (node_id, container_id) WHERE o.node_id = s.node_id AND o.container_id = s.container_id
+                """, connection, transaction);
+            mark.Parameters.AddWithValue("nodes", removed.Select(r => r.Node).ToArray());
+            mark.Parameters.AddWithValue("ids", removed.Select(r => r.Container).ToArray());
+            mark.Parameters.AddWithValue("now", now);
+            await mark.ExecuteNonQueryAsync(ct);
         }
     }
 
@@ -424,59 +491,61 @@ public sealed partial class ReconcileSweep(
 
     static string Seconds(TimeSpan span) => $"{span.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture)} s";
 
-    static async Task<List<Replica>> ReplicasAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid nodeId, CancellationToken ct)
+    static async Task<List<Replica>> ReplicasAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] nodes, CancellationToken ct)
     {
+        // At most one operation per app is under way (operations_one_active), so the outer join adds no rows.
         await using var command = new NpgsqlCommand("""
-            SELECT r.id, r.app_id, a.name, rel.number, r.slot, r.generation, r.state, r.healthy_at, r.crashes, r.first_crash_at, r.restart_count_seen,
-                   r.restart_due_at, r.crashed_run_at, r.restart_sent_at, r.crash_looping_at, r.last_error, a.stopped, r.ports::text,
-                   EXISTS (SELECT 1 FROM a67.operations o WHERE o.app_id = r.app_id AND o.status IN ('Pending', 'Running', 'RollingBack'))
+            SELECT r.node_id, r.id, r.app_id, a.name, rel.number, r.slot, r.generation, r.state, r.healthy_at, r.crashes, r.first_crash_at, r.restart_count_seen,
+                   r.restart_due_at, r.crashed_run_at, r.restart_sent_at, r.crash_looping_at, r.last_error, a.stopped, r.ports::text, o.id IS NOT NULL
             FROM a67.replicas r JOIN a67.apps a ON a.id = r.app_id JOIN a67.releases rel ON rel.id = r.release_id
-            WHERE r.node_id = @node AND r.state NOT IN ('Removed', 'Failed')
+            LEFT JOIN a67.operations o ON o.app_id = r.app_id AND o.status IN ('Pending', 'Running', 'RollingBack')
+            WHERE r.node_id = ANY(@nodes) AND r.state NOT IN ('Removed', 'Failed')
             """, connection, transaction);
-        command.Parameters.AddWithValue("node", nodeId);
+        command.Parameters.AddWithValue("nodes", nodes);
         var rows = new List<Replica>();
         await using var reader = await command.ExecuteReaderAsync(ct);
         while (await reader.ReadAsync(ct))
         {
             rows.Add(new Replica
             {
-                Id = reader.GetGuid(0),
-                AppId = reader.GetGuid(1),
-                AppName = reader.GetString(2),
-                AppLabel = reader.GetGuid(1).ToString("N"),
-                Release = reader.GetInt32(3),
-                Slot = reader.GetInt32(4),
-                Generation = reader.GetInt64(5),
-                State = reader.GetString(6),
-                HealthyAt = Time(reader, 7),
-                Crashes = reader.GetInt32(8),
-                FirstCrashAt = Time(reader, 9),
-                RestartCountSeen = reader.IsDBNull(10) ? null : reader.GetInt32(10),
-                RestartDueAt = Time(reader, 11),
-                CrashedRunAt = Time(reader, 12),
-                RestartSentAt = Time(reader, 13),
-                CrashLoopingAt = Time(reader, 14),
-                LastError = reader.IsDBNull(15) ? null : reader.GetString(15),
-                AppStopped = reader.GetBoolean(16),
-                Ports = JsonSerializer.Deserialize(reader.GetString(17), RelayJsonContext.Default.IReadOnlyListPortBinding) ?? [],
-                AppBusy = reader.GetBoolean(18),
+                NodeId = reader.GetGuid(0),
+                Id = reader.GetGuid(1),
+                AppId = reader.GetGuid(2),
+                AppName = reader.GetString(3),
+                AppLabel = reader.GetGuid(2).ToString("N"),
+                Release = reader.GetInt32(4),
+                Slot = reader.GetInt32(5),
+                Generation = reader.GetInt64(6),
+                State = reader.GetString(7),
+                HealthyAt = reader.GetFieldValue<DateTimeOffset?>(8),
+                Crashes = reader.GetInt32(9),
+                FirstCrashAt = reader.GetFieldValue<DateTimeOffset?>(10),
+                RestartCountSeen = reader.GetFieldValue<int?>(11),
+                RestartDueAt = reader.GetFieldValue<DateTimeOffset?>(12),
+                CrashedRunAt = reader.GetFieldValue<DateTimeOffset?>(13),
+                RestartSentAt = reader.GetFieldValue<DateTimeOffset?>(14),
+                CrashLoopingAt = reader.GetFieldValue<DateTimeOffset?>(15),
+                LastError = reader.IsDBNull(16) ? null : reader.GetString(16),
+                AppStopped = reader.GetBoolean(17),
+                Ports = JsonSerializer.Deserialize(reader.GetString(18), RelayJsonContext.Default.IReadOnlyListPortBinding) ?? [],
+                AppBusy = reader.GetBoolean(19),
             });
         }
 
         return rows;
     }
 
-    static DateTimeOffset? Time(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<DateTimeOffset>(ordinal);
-
+    /// <summary>Writes back the replicas the pass changed, in one round trip.</summary>
     static async Task SaveAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, IEnumerable<Replica> rows, DateTimeOffset now, CancellationToken ct)
     {
+        await using var batch = new NpgsqlBatch(connection, transaction);
         foreach (var row in rows)
         {
-            await using var command = new NpgsqlCommand("""
+            var command = new NpgsqlBatchCommand("""
                 UPDATE a67.replicas SET state = @state, crashes = @crashes, first_crash_at = @first, restart_count_seen = @seen, restart_due_at = @due,
                     crashed_run_at = @run, restart_sent_at = @sent, crash_looping_at = @looping, last_error = @error, ports = @ports::jsonb, updated_at = @now
                 WHERE id = @id
-                """, connection, transaction);
+                """);
             command.Parameters.AddWithValue("id", row.Id);
             command.Parameters.AddWithValue("state", row.State);
             command.Parameters.AddWithValue("crashes", row.Crashes);
@@ -489,7 +558,12 @@ public sealed partial class ReconcileSweep(
             command.Parameters.AddWithValue("error", (object?)row.LastError ?? DBNull.Value);
             command.Parameters.AddWithValue("ports", JsonSerializer.Serialize(row.Ports, RelayJsonContext.Default.IReadOnlyListPortBinding));
             command.Parameters.AddWithValue("now", now);
-            await command.ExecuteNonQueryAsync(ct);
+            batch.BatchCommands.Add(command);
+        }
+
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(ct);
         }
     }
 
