@@ -1,3 +1,4 @@
+using Automator67.Contracts.Relay;
 using Docker.DotNet;
 using Docker.DotNet.Models;
 
@@ -32,6 +33,14 @@ public sealed class DockerFixture : IAsyncLifetime
             new Progress<JSONMessage>(),
             cancellationToken);
     }
+
+    /// <summary>An app's containers on the Engine, whatever their state and whoever made them: what the relays really did.</summary>
+    public async Task<IList<ContainerListResponse>> ContainersOfAppAsync(Guid app, CancellationToken ct) =>
+        await Client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ContainerLabels.App}={app:N}"] = true } },
+        }, ct);
 
     public async Task<IList<ContainerListResponse>> ListOwnContainersAsync() =>
         await Client.Containers.ListContainersAsync(new ContainersListParameters

@@ -41,15 +41,7 @@ public sealed class KillableDeploymentFixture : IAsyncLifetime
     }
 
     /// <summary>The app's containers on the Engine, whatever their state: what the relays really made.</summary>
-    public async Task<IList<ContainerListResponse>> ContainersOfAsync(Guid app, CancellationToken ct) =>
-        await Deployment.Docker.Client.Containers.ListContainersAsync(new ContainersListParameters
-        {
-            All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>>
-            {
-                ["label"] = new Dictionary<string, bool> { [$"{ContainerLabels.App}={app:N}"] = true },
-            },
-        }, ct);
+    public Task<IList<ContainerListResponse>> ContainersOfAsync(Guid app, CancellationToken ct) => Deployment.Docker.ContainersOfAppAsync(app, ct);
 
     /// <summary>Exactly <paramref name="count"/> containers of the app, all of <paramref name="release"/>, one per slot.</summary>
     public async Task AssertContainersAsync(Guid app, int release, int count, CancellationToken ct)

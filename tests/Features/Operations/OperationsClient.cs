@@ -88,19 +88,8 @@ public sealed partial class OperationsClient(HttpClient http, string accessToken
     }
 
     /// <summary>Polls the replicas until <paramref name="done"/> holds for them.</summary>
-    public async Task<List<JsonElement>> ReplicasWhenAsync(Guid app, Func<List<JsonElement>, bool> done, CancellationToken ct)
-    {
-        while (true)
-        {
-            var replicas = await ReplicasAsync(app, ct);
-            if (done(replicas))
-            {
-                return replicas;
-            }
-
-            await Task.Delay(100, ct);
-        }
-    }
+    public Task<List<JsonElement>> ReplicasWhenAsync(Guid app, Func<List<JsonElement>, bool> done, CancellationToken ct) =>
+        Poll.UntilAsync(() => ReplicasAsync(app, ct), done, TimeSpan.FromMilliseconds(100), ct);
 
     /// <summary>What the replica answers on its published port.</summary>
     public static async Task<string> AnswerAsync(JsonElement replica, CancellationToken ct)

@@ -63,7 +63,7 @@ public sealed class SweepTests(SweepFixture fixture)
             await Task.Delay(200, ct);
         }
 
-        var containers = await ContainersOfAsync(app, ct);
+        var containers = await Deployment.Docker.ContainersOfAppAsync(app, ct);
         Assert.Equal(2, containers.Count);
         Assert.Equal(2, containers.Select(c => c.Labels[ContainerLabels.Replica]).Distinct().Count());
         Assert.All(containers, c => Assert.NotEqual(gone.NodeId.ToString(), c.Labels[ContainerLabels.Node]));
@@ -81,7 +81,7 @@ public sealed class SweepTests(SweepFixture fixture)
         var app = await api.CreateAppAsync("killed", ct);
         var deploy = await api.DeployAsync(app, OperationsClient.Spec("v1", 1), ct);
         Assert.Equal("Succeeded", (await api.FinishedAsync(deploy, () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
-        var container = Assert.Single(await ContainersOfAsync(app, ct));
+        var container = Assert.Single(await Deployment.Docker.ContainersOfAppAsync(app, ct));
         var started = (await Deployment.Docker.Client.Containers.InspectContainerAsync(container.ID, ct)).State!.StartedAt;
 
         await Deployment.Docker.Client.Containers.KillContainerAsync(container.ID, new ContainerKillParameters(), ct);
@@ -161,7 +161,7 @@ public sealed class SweepTests(SweepFixture fixture)
         Assert.Equal(app, alert.GetProperty("subject").GetProperty("id").GetGuid());
 
         // Marked: several sweeps later it has not been started again.
-        var container = Assert.Single(await ContainersOfAsync(app, ct));
+        var container = Assert.Single(await Deployment.Docker.ContainersOfAppAsync(app, ct));
         var startedAt = (await Deployment.Docker.Client.Containers.InspectContainerAsync(container.ID, ct)).State!.StartedAt;
         await Task.Delay(TimeSpan.FromSeconds(8), ct);
         var inspect = await Deployment.Docker.Client.Containers.InspectContainerAsync(container.ID, ct);
@@ -311,19 +311,12 @@ public sealed class SweepTests(SweepFixture fixture)
         }
     }
 
-    async Task NodeStatusAsync(Guid node, string status, CancellationToken ct)
-    {
-        while (true)
+    async Task NodeStatusAsync(Guid node, string status, CancellationToken ct) =>
+        await Poll.UntilAsync(async () =>
         {
             using var response = await fixture.ControlPlane.SendAsync(HttpMethod.Get, $"/api/nodes/{node}", Deployment.Owner.AccessToken);
-            if ((await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("status").GetString() == status)
-            {
-                return;
-            }
-
-            await Task.Delay(250, ct);
-        }
-    }
+            return (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("status").GetString();
+        }, now => now == status, TimeSpan.FromMilliseconds(250), ct);
 
     sealed record FeedEvent(string Type, string Severity, string Message);
 
@@ -335,19 +328,8 @@ public sealed class SweepTests(SweepFixture fixture)
             .Select(e => new FeedEvent(e.GetProperty("type").GetString()!, e.GetProperty("severity").GetString()!, e.GetProperty("message").GetString()!))];
     }
 
-    async Task<List<FeedEvent>> EventsWhenAsync(string query, Func<List<FeedEvent>, bool> done, CancellationToken ct)
-    {
-        while (true)
-        {
-            var events = await EventsAsync(query, ct);
-            if (done(events))
-            {
-                return events;
-            }
-
-            await Task.Delay(250, ct);
-        }
-    }
+    Task<List<FeedEvent>> EventsWhenAsync(string query, Func<List<FeedEvent>, bool> done, CancellationToken ct) =>
+        Poll.UntilAsync(() => EventsAsync(query, ct), done, TimeSpan.FromMilliseconds(250), ct);
 
     async Task<Guid> CreateRuleAsync(object rule, CancellationToken ct)
     {
@@ -363,31 +345,15 @@ public sealed class SweepTests(SweepFixture fixture)
         return [.. (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).GetProperty("alerts").EnumerateArray()];
     }
 
-    async Task<JsonElement> AlertWhenAsync(Guid rule, string status, CancellationToken ct)
-    {
-        while (true)
-        {
-            if ((await AlertsOfAsync(rule, ct)).FirstOrDefault(a => a.GetProperty("status").GetString() == status) is { ValueKind: JsonValueKind.Object } alert)
-            {
-                return alert;
-            }
-
-            await Task.Delay(250, ct);
-        }
-    }
+    async Task<JsonElement> AlertWhenAsync(Guid rule, string status, CancellationToken ct) =>
+        (await Poll.UntilAsync(() => AlertsOfAsync(rule, ct), alerts => alerts.Exists(a => a.GetProperty("status").GetString() == status), TimeSpan.FromMilliseconds(250), ct))
+            .First(a => a.GetProperty("status").GetString() == status);
 
     async Task<List<JsonElement>> OperationsOfAsync(Guid app, CancellationToken ct)
     {
         using var response = await fixture.ControlPlane.SendAsync(HttpMethod.Get, $"/api/apps/{app}/operations", Deployment.Owner.AccessToken);
         return [.. (await response.Content.ReadFromJsonAsync<JsonElement>(ct)).EnumerateArray()];
     }
-
-    async Task<IList<ContainerListResponse>> ContainersOfAsync(Guid app, CancellationToken ct) =>
-        await Deployment.Docker.Client.Containers.ListContainersAsync(new ContainersListParameters
-        {
-            All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ContainerLabels.App}={app:N}"] = true } },
-        }, ct);
 
     async Task RemoveAsync(Guid app, CancellationToken ct)
     {
