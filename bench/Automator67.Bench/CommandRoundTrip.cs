@@ -25,14 +25,14 @@ public sealed class CommandRoundTrip : IAsyncDisposable
 
     readonly NpgsqlDataSource _dataSource;
     readonly CommandSender _sender;
-    readonly AppliedResults _results;
+    readonly RowWatch<AppliedResult> _results;
     readonly List<double> _appliedLatencies = [];
 
     CommandRoundTrip(NpgsqlDataSource dataSource, CommandSender sender)
     {
         _dataSource = dataSource;
         _sender = sender;
-        _results = new AppliedResults(dataSource);
+        _results = AppliedResults.Start(dataSource);
     }
 
     /// <summary>

@@ -45,7 +45,7 @@ public static class EngineCeiling
 
             await owner.WaitForReadyNodesAsync(Nodes, TimeSpan.FromSeconds(30), ct);
             await using var dataSource = NpgsqlDataSource.Create(resources.ConnectionString);
-            await using var watch = new OperationWatch(dataSource);
+            await using var watch = OperationWatch.Start(dataSource);
             var cpu = new CpuMeter(controlPlane, new DatabaseCpu(settings.Postgres, settings.DatabaseName), () => []);
             var image = $"{settings.SampleImage}:v1";
             var names = 0;
