@@ -92,7 +92,7 @@ public static class EventEndpoints
             {
                 using var detail = JsonDocument.Parse(reader.GetString(9));
                 events.Add(new EventView(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3),
-                    Nullable(reader, 4), Nullable(reader, 5), Nullable(reader, 6), Nullable(reader, 7), reader.GetString(8), detail.RootElement.Clone()));
+                    reader.GetFieldValue<Guid?>(4), reader.GetFieldValue<Guid?>(5), reader.GetFieldValue<Guid?>(6), reader.GetFieldValue<Guid?>(7), reader.GetString(8), detail.RootElement.Clone()));
             }
         }
 
@@ -100,6 +100,4 @@ public static class EventEndpoints
         var page = events.Take(pageSize).ToArray();
         return TypedResults.Ok(new EventPage(page, hasMore ? page[^1].Id : null));
     }
-
-    static Guid? Nullable(NpgsqlDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetGuid(ordinal);
 }

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
+using static Automator67.Functions.Database.DbParameters;
 
 namespace Automator67.Functions.Features.Events;
 
@@ -58,13 +59,11 @@ public static class EventLog
         parameters.AddWithValue("at", e.OccurredAt);
         parameters.AddWithValue("type", e.Type);
         parameters.AddWithValue("severity", e.Severity);
-        parameters.Add(Id("app", e.AppId));
-        parameters.Add(Id("node", e.NodeId));
-        parameters.Add(Id("operation", e.OperationId));
-        parameters.Add(Id("replica", e.ReplicaId));
+        parameters.Add(Nullable("app", NpgsqlDbType.Uuid, e.AppId));
+        parameters.Add(Nullable("node", NpgsqlDbType.Uuid, e.NodeId));
+        parameters.Add(Nullable("operation", NpgsqlDbType.Uuid, e.OperationId));
+        parameters.Add(Nullable("replica", NpgsqlDbType.Uuid, e.ReplicaId));
         parameters.AddWithValue("message", e.Message.Length > 2000 ? e.Message[..2000] : e.Message);
         parameters.AddWithValue("detail", JsonSerializer.Serialize(e.Detail ?? new Dictionary<string, object?>()));
     }
-
-    static NpgsqlParameter Id(string name, Guid? value) => new(name, NpgsqlDbType.Uuid) { Value = (object?)value ?? DBNull.Value };
 }

@@ -9,6 +9,7 @@ using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
+using static Automator67.Functions.Database.DbParameters;
 
 namespace Automator67.Functions.Features.Operations;
 
@@ -530,9 +531,6 @@ public sealed partial class OperationEngine(
 
     static DateTimeOffset WholeSecondAfter(DateTimeOffset time) =>
         new DateTimeOffset(time.Ticks - (time.Ticks % TimeSpan.TicksPerSecond), time.Offset).AddSeconds(1);
-
-    static NpgsqlParameter Nullable<T>(string name, NpgsqlDbType type, T? value) =>
-        new(name, type) { Value = value is null ? DBNull.Value : value };
 
     [LoggerMessage(EventId = 1700, Level = LogLevel.Information, Message = "Operation {OperationId} ({Kind}): {Status}, step {Step}, {Commands} command(s) sent")]
     partial void LogAdvanced(Guid operationId, string kind, string status, string step, int commands);

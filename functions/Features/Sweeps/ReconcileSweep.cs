@@ -8,6 +8,8 @@ using Automator67.Functions.Features.Relay;
 using Hangfire;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using NpgsqlTypes;
+using static Automator67.Functions.Database.DbParameters;
 
 namespace Automator67.Functions.Features.Sweeps;
 
@@ -549,13 +551,13 @@ public sealed partial class ReconcileSweep(
             command.Parameters.AddWithValue("id", row.Id);
             command.Parameters.AddWithValue("state", row.State);
             command.Parameters.AddWithValue("crashes", row.Crashes);
-            command.Parameters.AddWithValue("first", (object?)row.FirstCrashAt ?? DBNull.Value);
-            command.Parameters.AddWithValue("seen", (object?)row.RestartCountSeen ?? DBNull.Value);
-            command.Parameters.AddWithValue("due", (object?)row.RestartDueAt ?? DBNull.Value);
-            command.Parameters.AddWithValue("run", (object?)row.CrashedRunAt ?? DBNull.Value);
-            command.Parameters.AddWithValue("sent", (object?)row.RestartSentAt ?? DBNull.Value);
-            command.Parameters.AddWithValue("looping", (object?)row.CrashLoopingAt ?? DBNull.Value);
-            command.Parameters.AddWithValue("error", (object?)row.LastError ?? DBNull.Value);
+            command.Parameters.Add(Nullable("first", NpgsqlDbType.TimestampTz, row.FirstCrashAt));
+            command.Parameters.Add(Nullable("seen", NpgsqlDbType.Integer, row.RestartCountSeen));
+            command.Parameters.Add(Nullable("due", NpgsqlDbType.TimestampTz, row.RestartDueAt));
+            command.Parameters.Add(Nullable("run", NpgsqlDbType.TimestampTz, row.CrashedRunAt));
+            command.Parameters.Add(Nullable("sent", NpgsqlDbType.TimestampTz, row.RestartSentAt));
+            command.Parameters.Add(Nullable("looping", NpgsqlDbType.TimestampTz, row.CrashLoopingAt));
+            command.Parameters.Add(Nullable("error", NpgsqlDbType.Text, row.LastError));
             command.Parameters.AddWithValue("ports", JsonSerializer.Serialize(row.Ports, RelayJsonContext.Default.IReadOnlyListPortBinding));
             command.Parameters.AddWithValue("now", now);
             batch.BatchCommands.Add(command);
