@@ -40,6 +40,18 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
     static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
     static readonly TimeSpan Hour = TimeSpan.FromHours(1);
 
+    /// <summary>What a container's minute and hour buckets both hold, in the order the rollups select them.</summary>
+    const string ContainerColumns = "app, release, replica, samples, cpu_avg, cpu_max, memory_avg, memory_max, memory_limit, network_rx, network_tx, restarts";
+
+    /// <summary>A minute bucket's last sample: where the next minute's deltas start from.</summary>
+    const string ContainerLastColumns = "last_at, last_rx, last_tx, last_restart_count, last_started_at";
+
+    const string NodeColumns = "heartbeats, cpu_avg, cpu_max, memory_avg, memory_max, network_rx, network_tx, restarts";
+
+    /// <summary>An upsert's SET list: each column takes the value the rollup computed again.</summary>
+    static string Excluded(params string[] columnLists) =>
+        string.Join(", ", columnLists.SelectMany(list => list.Split(", ")).Select(column => $"{column} = EXCLUDED.{column}"));
+
     // The next tick does the same work: a retry would only overlap it.
     [AutomaticRetry(Attempts = 0)]
     public async Task RunAsync(CancellationToken ct)
@@ -163,8 +175,7 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
                 FROM x WHERE app <> '' GROUP BY node_id, app, at
             ),
             containers AS (
-                INSERT INTO a67.container_metrics_minute (node_id, container_id, bucket, app, release, replica, samples, cpu_avg, cpu_max, memory_avg,
-                    memory_max, memory_limit, network_rx, network_tx, restarts, last_at, last_rx, last_tx, last_restart_count, last_started_at)
+                INSERT INTO a67.container_metrics_minute (node_id, container_id, bucket, {ContainerColumns}, {ContainerLastColumns})
                 SELECT node_id, container_id, date_bin('1 minute', at, {MetricsSql.Origin}),
                        (array_agg(app ORDER BY at DESC))[1], (array_agg(release ORDER BY at DESC))[1], (array_agg(replica ORDER BY at DESC))[1],
                        count(*), avg(cpu_percent ORDER BY at), max(cpu_percent), avg(memory_used), max(memory_used), max(memory_limit),
@@ -172,21 +183,14 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
                        (array_agg(network_rx ORDER BY at DESC))[1], (array_agg(network_tx ORDER BY at DESC))[1],
                        (array_agg(restart_count ORDER BY at DESC))[1], (array_agg(started_at ORDER BY at DESC))[1]
                 FROM x GROUP BY node_id, container_id, 3
-                ON CONFLICT (node_id, container_id, bucket) DO UPDATE SET
-                    app = EXCLUDED.app, release = EXCLUDED.release, replica = EXCLUDED.replica, samples = EXCLUDED.samples,
-                    cpu_avg = EXCLUDED.cpu_avg, cpu_max = EXCLUDED.cpu_max, memory_avg = EXCLUDED.memory_avg, memory_max = EXCLUDED.memory_max,
-                    memory_limit = EXCLUDED.memory_limit, network_rx = EXCLUDED.network_rx, network_tx = EXCLUDED.network_tx,
-                    restarts = EXCLUDED.restarts, last_at = EXCLUDED.last_at, last_rx = EXCLUDED.last_rx, last_tx = EXCLUDED.last_tx,
-                    last_restart_count = EXCLUDED.last_restart_count, last_started_at = EXCLUDED.last_started_at
+                ON CONFLICT (node_id, container_id, bucket) DO UPDATE SET {Excluded(ContainerColumns, ContainerLastColumns)}
                 RETURNING 1
             ),
             nodes AS (
-                INSERT INTO a67.node_metrics_minute (node_id, app, bucket, heartbeats, cpu_avg, cpu_max, memory_avg, memory_max, network_rx, network_tx, restarts)
+                INSERT INTO a67.node_metrics_minute (node_id, app, bucket, {NodeColumns})
                 SELECT node_id, app, date_bin('1 minute', at, {MetricsSql.Origin}), count(*), avg(cpu ORDER BY at), max(cpu), avg(mem), max(mem), sum(rx), sum(tx), sum(restarts)
                 FROM beats GROUP BY node_id, app, 3
-                ON CONFLICT (node_id, app, bucket) DO UPDATE SET
-                    heartbeats = EXCLUDED.heartbeats, cpu_avg = EXCLUDED.cpu_avg, cpu_max = EXCLUDED.cpu_max, memory_avg = EXCLUDED.memory_avg,
-                    memory_max = EXCLUDED.memory_max, network_rx = EXCLUDED.network_rx, network_tx = EXCLUDED.network_tx, restarts = EXCLUDED.restarts
+                ON CONFLICT (node_id, app, bucket) DO UPDATE SET {Excluded(NodeColumns)}
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM containers) + (SELECT count(*) FROM nodes)
@@ -202,29 +206,23 @@ public sealed partial class MetricsRollupJob(NpgsqlDataSource dataSource, IOptio
     {
         await using var command = dataSource.CreateCommand($"""
             WITH containers AS (
-                INSERT INTO a67.container_metrics_hour (node_id, container_id, bucket, app, release, replica, samples, cpu_avg, cpu_max, memory_avg,
-                    memory_max, memory_limit, network_rx, network_tx, restarts)
+                INSERT INTO a67.container_metrics_hour (node_id, container_id, bucket, {ContainerColumns})
                 SELECT node_id, container_id, @from,
                        (array_agg(app ORDER BY bucket DESC))[1], (array_agg(release ORDER BY bucket DESC))[1], (array_agg(replica ORDER BY bucket DESC))[1],
                        sum(samples), sum(cpu_avg * samples ORDER BY bucket) / sum(samples), max(cpu_max), sum(memory_avg * samples ORDER BY bucket) / sum(samples), max(memory_max),
                        max(memory_limit), sum(network_rx), sum(network_tx), sum(restarts)
                 FROM a67.container_metrics_minute WHERE bucket >= @from AND bucket < @to
                 GROUP BY node_id, container_id
-                ON CONFLICT (node_id, container_id, bucket) DO UPDATE SET
-                    app = EXCLUDED.app, release = EXCLUDED.release, replica = EXCLUDED.replica, samples = EXCLUDED.samples,
-                    cpu_avg = EXCLUDED.cpu_avg, cpu_max = EXCLUDED.cpu_max, memory_avg = EXCLUDED.memory_avg, memory_max = EXCLUDED.memory_max,
-                    memory_limit = EXCLUDED.memory_limit, network_rx = EXCLUDED.network_rx, network_tx = EXCLUDED.network_tx, restarts = EXCLUDED.restarts
+                ON CONFLICT (node_id, container_id, bucket) DO UPDATE SET {Excluded(ContainerColumns)}
                 RETURNING 1
             ),
             nodes AS (
-                INSERT INTO a67.node_metrics_hour (node_id, app, bucket, heartbeats, cpu_avg, cpu_max, memory_avg, memory_max, network_rx, network_tx, restarts)
+                INSERT INTO a67.node_metrics_hour (node_id, app, bucket, {NodeColumns})
                 SELECT node_id, app, @from, sum(heartbeats), sum(cpu_avg * heartbeats ORDER BY bucket) / sum(heartbeats), max(cpu_max),
                        sum(memory_avg * heartbeats ORDER BY bucket) / sum(heartbeats), max(memory_max), sum(network_rx), sum(network_tx), sum(restarts)
                 FROM a67.node_metrics_minute WHERE bucket >= @from AND bucket < @to
                 GROUP BY node_id, app
-                ON CONFLICT (node_id, app, bucket) DO UPDATE SET
-                    heartbeats = EXCLUDED.heartbeats, cpu_avg = EXCLUDED.cpu_avg, cpu_max = EXCLUDED.cpu_max, memory_avg = EXCLUDED.memory_avg,
-                    memory_max = EXCLUDED.memory_max, network_rx = EXCLUDED.network_rx, network_tx = EXCLUDED.network_tx, restarts = EXCLUDED.restarts
+                ON CONFLICT (node_id, app, bucket) DO UPDATE SET {Excluded(NodeColumns)}
                 RETURNING 1
             )
             SELECT (SELECT count(*) FROM containers) + (SELECT count(*) FROM nodes)
