@@ -436,12 +436,7 @@ public static class ConvergeMachine
 
     static void SendRun(AdvanceContext ctx, Release release, ReplicaRow replica)
     {
-        replica.State = ReplicaStates.Starting;
-        replica.Attempts++;
-        replica.CommandSentAt = ctx.Now;
-        replica.NextAt = null;
-        replica.OperationId = ctx.Operation.Id;
-        replica.Changed = true;
+        MarkSent(ctx, replica, ReplicaStates.Starting);
         Bump(ctx.Operation, OperationSteps.Start);
         var body = ReplicaSpecs.RunReplica(ctx.AppLabel, release, replica.Slot, replica.Generation);
         Send(ctx, replica.NodeId, CommandKinds.RunReplica, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.RunReplicaBody), ctx.Options.CommandTimeout,
@@ -452,10 +447,7 @@ public static class ConvergeMachine
     static void SendProbe(AdvanceContext ctx, Release release, ReplicaRow replica)
     {
         var check = release.Spec.HealthCheck!;
-        replica.State = ReplicaStates.Probing;
-        replica.CommandSentAt = ctx.Now;
-        replica.NextAt = null;
-        replica.Changed = true;
+        MarkSent(ctx, replica, ReplicaStates.Probing, countsAttempt: false, claims: false);
         Bump(ctx.Operation, OperationSteps.Health);
         var body = ReplicaSpecs.Probe(ctx.AppLabel, release, replica.Slot, check);
         Send(ctx, replica.NodeId, CommandKinds.Probe, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.ProbeBody), ProbeTimeout(check),
@@ -465,12 +457,8 @@ public static class ConvergeMachine
     static void Retire(AdvanceContext ctx, ReplicaRow replica, string why)
     {
         var release = ctx.Releases[replica.ReleaseId];
-        replica.State = ReplicaStates.Retiring;
         replica.Attempts = 0;
-        replica.CommandSentAt = ctx.Now;
-        replica.NextAt = null;
-        replica.OperationId = ctx.Operation.Id;
-        replica.Changed = true;
+        MarkSent(ctx, replica, ReplicaStates.Retiring, countsAttempt: false);
         Bump(ctx.Operation, OperationSteps.Retire);
         var body = new StopBody(ReplicaSpecs.Selector(ctx.AppLabel, release, replica.Slot), ctx.Options.StopGraceSeconds);
         Send(ctx, replica.NodeId, CommandKinds.Stop, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.StopBody), TimeoutOf(ctx, replica),
@@ -480,14 +468,33 @@ public static class ConvergeMachine
     static void SendRemove(AdvanceContext ctx, ReplicaRow replica)
     {
         var release = ctx.Releases[replica.ReleaseId];
-        replica.State = ReplicaStates.Removing;
-        replica.Attempts++;
-        replica.CommandSentAt = ctx.Now;
-        replica.NextAt = null;
-        replica.Changed = true;
+        MarkSent(ctx, replica, ReplicaStates.Removing, claims: false);
         var body = new RemoveBody(ReplicaSpecs.Selector(ctx.AppLabel, release, replica.Slot));
         Send(ctx, replica.NodeId, CommandKinds.Remove, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.RemoveBody), ctx.Options.CommandTimeout,
             id => replica.CommandId = id, OperationSteps.Retire, $"remove replica {replica.Slot} of release {release.Number} on {ctx.NodeName(replica.NodeId)}");
+    }
+
+    /// <summary>
+    /// A command for the replica goes out in this advance: its new state, the attempt counted (unless it is not one: a
+    /// probe, the first stop of a retirement), no wake-up until the result, and the replica claimed by this operation
+    /// (a probe and a remove follow a command of the same operation that claimed it already).
+    /// </summary>
+    static void MarkSent(AdvanceContext ctx, ReplicaRow replica, string state, bool countsAttempt = true, bool claims = true)
+    {
+        replica.State = state;
+        if (countsAttempt)
+        {
+            replica.Attempts++;
+        }
+
+        replica.CommandSentAt = ctx.Now;
+        replica.NextAt = null;
+        if (claims)
+        {
+            replica.OperationId = ctx.Operation.Id;
+        }
+
+        replica.Changed = true;
     }
 
     static void Send(AdvanceContext ctx, Guid nodeId, string kind, JsonElement body, TimeSpan lifetime, Action<Guid> sent, string step, string? message, Release? release = null)
@@ -538,12 +545,7 @@ public static class ConvergeMachine
         foreach (var replica in live.Where(r => r.OperationId != op.Id && r.CommandId is null && Due(r.NextAt, ctx.Now))
                      .OrderBy(r => r.Slot).Take(Math.Max(0, batch - inFlight)).ToList())
         {
-            replica.State = ReplicaStates.Restarting;
-            replica.Attempts++;
-            replica.CommandSentAt = ctx.Now;
-            replica.NextAt = null;
-            replica.OperationId = op.Id;
-            replica.Changed = true;
+            MarkSent(ctx, replica, ReplicaStates.Restarting);
             Bump(op, OperationSteps.Restart);
             var body = new ReplicaBody(ReplicaSpecs.Selector(ctx.AppLabel, release, replica.Slot));
             Send(ctx, replica.NodeId, CommandKinds.Restart, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.ReplicaBody), ctx.Options.CommandTimeout,
@@ -562,12 +564,7 @@ public static class ConvergeMachine
     static void SendStop(AdvanceContext ctx, ReplicaRow replica)
     {
         var release = ctx.Releases[replica.ReleaseId];
-        replica.State = ReplicaStates.Stopping;
-        replica.Attempts++;
-        replica.CommandSentAt = ctx.Now;
-        replica.NextAt = null;
-        replica.OperationId = ctx.Operation.Id;
-        replica.Changed = true;
+        MarkSent(ctx, replica, ReplicaStates.Stopping);
         Bump(ctx.Operation, OperationSteps.Stop);
         var body = new StopBody(ReplicaSpecs.Selector(ctx.AppLabel, release, replica.Slot), ctx.Options.StopGraceSeconds);
         Send(ctx, replica.NodeId, CommandKinds.Stop, JsonSerializer.SerializeToElement(body, RelayJsonContext.Default.StopBody), TimeoutOf(ctx, replica),
