@@ -26,8 +26,7 @@ public sealed partial class DeploymentKillTests(KillableDeploymentFixture fixtur
         var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(120));
         var api = fixture.Client;
         var app = await api.CreateAppAsync("killed", ct);
-        var first = await api.DeployAsync(app, OperationsClient.Spec("v1", 3), ct);
-        Assert.Equal("Succeeded", (await api.FinishedAsync(first, () => ControlPlane.Output, ct)).GetProperty("status").GetString());
+        await api.DeployedAsync(app, OperationsClient.Spec("v1", 3), () => ControlPlane.Output, ct);
 
         var rollout = await api.DeployAsync(app, OperationsClient.Spec("v2", 3), ct);
         await api.ReplicasWhenAsync(app, rs => rs.Count(r => OperationsClient.Is(r, 2, "Healthy")) is >= 1 and < 3, ct);

@@ -60,6 +60,10 @@ public sealed partial class OperationsClient(HttpClient http, string accessToken
         return await response.Content.ReadFromJsonAsync<JsonElement>(ct);
     }
 
+    /// <summary>Deploys <paramref name="spec"/> to the app and asserts that the deploy succeeded.</summary>
+    public async Task DeployedAsync(Guid app, object spec, Func<string> output, CancellationToken ct) =>
+        Assert.Equal("Succeeded", (await FinishedAsync(await DeployAsync(app, spec, ct), output, ct)).GetProperty("status").GetString());
+
     /// <summary>Polls until the operation has ended; on the time cap, fails with its last view and <paramref name="output"/>.</summary>
     public async Task<JsonElement> FinishedAsync(Guid operation, Func<string> output, CancellationToken ct)
     {

@@ -26,8 +26,7 @@ public sealed class PlacementRaceTests(KillableDeploymentFixture fixture)
 
         // The other app: a release that wants the host port, with no replica of its own yet.
         var other = await api.CreateAppAsync("holder", ct);
-        var holderDeploy = await api.DeployAsync(other, With(OperationsClient.Spec("v1", 0), ports), ct);
-        Assert.Equal("Succeeded", (await api.FinishedAsync(holderDeploy, () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
+        await api.DeployedAsync(other, With(OperationsClient.Spec("v1", 0), ports), () => fixture.ControlPlane.Output, ct);
 
         var db = fixture.ControlPlane.Database.DataSource;
         Guid[] holders;

@@ -27,8 +27,7 @@ public sealed class SweepTests(SweepFixture fixture)
         var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(150));
         var api = fixture.Client;
         var app = await api.CreateAppAsync("lost", ct);
-        var deploy = await api.DeployAsync(app, OperationsClient.Spec("v1", 2), ct);
-        Assert.Equal("Succeeded", (await api.FinishedAsync(deploy, () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
+        await api.DeployedAsync(app, OperationsClient.Spec("v1", 2), () => fixture.ControlPlane.Output, ct);
         var before = await api.ReplicasAsync(app, ct);
         var gone = Deployment.Relays.First(r => before.Any(x => x.GetProperty("nodeId").GetGuid() == r.NodeId));
         var stranded = before.Where(r => r.GetProperty("nodeId").GetGuid() == gone.NodeId).ToList();
@@ -58,10 +57,7 @@ public sealed class SweepTests(SweepFixture fixture)
         Assert.Contains(await gone.ContainersAsync(ct), c => c.Labels[ContainerLabels.App] == app.ToString("N") && c.State == "running");
         await gone.StartAsync(ct);
         await NodeStatusAsync(gone.NodeId, "Ready", ct);
-        while ((await gone.ContainersAsync(ct)).Any(c => c.Labels[ContainerLabels.App] == app.ToString("N")))
-        {
-            await Task.Delay(200, ct);
-        }
+        await Poll.UntilAsync(() => gone.ContainersAsync(ct), cs => !cs.Any(c => c.Labels[ContainerLabels.App] == app.ToString("N")), TimeSpan.FromMilliseconds(200), ct);
 
         var containers = await Deployment.Docker.ContainersOfAppAsync(app, ct);
         Assert.Equal(2, containers.Count);
@@ -79,8 +75,7 @@ public sealed class SweepTests(SweepFixture fixture)
         var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(90));
         var api = fixture.Client;
         var app = await api.CreateAppAsync("killed", ct);
-        var deploy = await api.DeployAsync(app, OperationsClient.Spec("v1", 1), ct);
-        Assert.Equal("Succeeded", (await api.FinishedAsync(deploy, () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
+        await api.DeployedAsync(app, OperationsClient.Spec("v1", 1), () => fixture.ControlPlane.Output, ct);
         var container = Assert.Single(await Deployment.Docker.ContainersOfAppAsync(app, ct));
         var started = (await Deployment.Docker.Client.Containers.InspectContainerAsync(container.ID, ct)).State!.StartedAt;
 
@@ -90,11 +85,8 @@ public sealed class SweepTests(SweepFixture fixture)
         var crashed = Assert.Single(await EventsAsync($"appId={app}&type=replica.crashed", ct));
         Assert.Contains("exited (code 137)", crashed.Message, StringComparison.Ordinal);
 
-        ContainerInspectResponse inspect;
-        while (!(inspect = await Deployment.Docker.Client.Containers.InspectContainerAsync(container.ID, ct)).State!.Running || inspect.State.StartedAt == started)
-        {
-            await Task.Delay(200, ct);
-        }
+        var inspect = await Poll.UntilAsync(() => Deployment.Docker.Client.Containers.InspectContainerAsync(container.ID, ct),
+            i => i.State!.Running && i.State.StartedAt != started, TimeSpan.FromMilliseconds(200), ct);
 
         // Its automatic host port may have changed with the restart: the replica says where it is now.
         var port = ReplicaContainersPort(inspect);
@@ -110,8 +102,7 @@ public sealed class SweepTests(SweepFixture fixture)
         var ct = TestEnvironment.TimeCap(TimeSpan.FromSeconds(90));
         var api = fixture.Client;
         var app = await api.CreateAppAsync("short", ct);
-        var deploy = await api.DeployAsync(app, OperationsClient.Spec("v1", 2), ct);
-        Assert.Equal("Succeeded", (await api.FinishedAsync(deploy, () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
+        await api.DeployedAsync(app, OperationsClient.Spec("v1", 2), () => fixture.ControlPlane.Output, ct);
 
         // What a heal that found no room leaves: a replica marked Failed, its container gone.
         var victim = (await api.ReplicasAsync(app, ct))[0];
@@ -140,15 +131,14 @@ public sealed class SweepTests(SweepFixture fixture)
         var api = fixture.Client;
         var app = await api.CreateAppAsync("looping", ct);
         var rule = await CreateRuleAsync(new { name = $"loop-{app:N}"[..20], kind = "crash-loop", appId = app }, ct);
-        var deploy = await api.DeployAsync(app, new
+        await api.DeployedAsync(app, new
         {
             image = $"{TestEnvironment.SampleImage}:v1",
             replicas = 1,
             command = CrashingCommand,
             resources = new { memoryMiB = 16 },
             restartPolicy = new { name = "no" },
-        }, ct);
-        Assert.Equal("Succeeded", (await api.FinishedAsync(deploy, () => fixture.ControlPlane.Output, ct)).GetProperty("status").GetString());
+        }, () => fixture.ControlPlane.Output, ct);
 
         var looping = Assert.Single(await EventsWhenAsync($"appId={app}&type=replica.crash-looping", e => e.Count > 0, ct));
         Assert.Equal("critical", looping.Severity);
@@ -223,10 +213,7 @@ public sealed class SweepTests(SweepFixture fixture)
         }
 
         // Heard again: the alerts resolve by themselves.
-        while ((await AlertsOfAsync(rule, ct)).Any(a => a.GetProperty("status").GetString() != "resolved"))
-        {
-            await Task.Delay(250, ct);
-        }
+        await Poll.UntilAsync(() => AlertsOfAsync(rule, ct), alerts => alerts.TrueForAll(a => a.GetProperty("status").GetString() == "resolved"), TimeSpan.FromMilliseconds(250), ct);
     }
 
     [Fact]
@@ -241,10 +228,7 @@ public sealed class SweepTests(SweepFixture fixture)
         var removed = Assert.Single(await EventsWhenAsync($"nodeId={node}&type=container.orphan-removed", e => e.Any(x => x.Message.Contains(foreignApp, StringComparison.Ordinal)), ct),
             e => e.Message.Contains(foreignApp, StringComparison.Ordinal));
         Assert.Contains("removed after 6 s", removed.Message, StringComparison.Ordinal);
-        while (await ExistsAsync(labelled, ct))
-        {
-            await Task.Delay(200, ct);
-        }
+        await Poll.UntilAsync(() => ExistsAsync(labelled, ct), exists => !exists, TimeSpan.FromMilliseconds(200), ct);
 
         // The unlabelled one ran through the same sweeps (and more) and is still running.
         await Task.Delay(TimeSpan.FromSeconds(4), ct);
