@@ -1,3 +1,4 @@
+using Automator67.Functions.Database;
 using Npgsql;
 
 namespace Automator67.Functions.Features.Alerts;
@@ -107,15 +108,8 @@ public sealed partial class AlertEvaluator(NpgsqlDataSource dataSource, Threshol
         command.Parameters.AddWithValue("cursor", cursor);
         command.Parameters.AddWithValue("types", AlertKinds.EventTypesRead);
         command.Parameters.AddWithValue("batch", BatchSize);
-        var events = new List<EventRow>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            events.Add(new EventRow(reader.GetInt64(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.IsDBNull(5) ? null : reader.GetGuid(5), reader.GetString(6)));
-        }
-
-        return events;
+        return await command.ReadAllAsync(reader => new EventRow(reader.GetInt64(0), reader.GetGuid(1), reader.GetFieldValue<DateTimeOffset>(2), reader.GetString(3),
+            reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.IsDBNull(5) ? null : reader.GetGuid(5), reader.GetString(6)), ct);
     }
 
     static async Task<List<EvaluatedRule>> LoadRulesAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, CancellationToken ct)
@@ -125,17 +119,10 @@ public sealed partial class AlertEvaluator(NpgsqlDataSource dataSource, Threshol
                    ARRAY(SELECT w.webhook_id FROM a67.alert_rule_webhooks w WHERE w.rule_id = r.id)
             FROM a67.alert_rules r WHERE r.enabled
             """, connection, transaction);
-        var rules = new List<EvaluatedRule>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            rules.Add(new EvaluatedRule(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
-                reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.IsDBNull(5) ? null : reader.GetGuid(5),
-                reader.IsDBNull(6) ? null : reader.GetDouble(6), reader.IsDBNull(7) ? null : reader.GetInt32(7),
-                reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<Guid[]>(9)));
-        }
-
-        return rules;
+        return await command.ReadAllAsync(reader => new EvaluatedRule(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
+            reader.IsDBNull(4) ? null : reader.GetGuid(4), reader.IsDBNull(5) ? null : reader.GetGuid(5),
+            reader.IsDBNull(6) ? null : reader.GetDouble(6), reader.IsDBNull(7) ? null : reader.GetInt32(7),
+            reader.GetFieldValue<DateTimeOffset>(8), reader.GetFieldValue<Guid[]>(9)), ct);
     }
 
     static async Task<List<Guid>> ApplyAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, EventRow e, List<EvaluatedRule> rules,

@@ -1,3 +1,4 @@
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Audit;
 using Npgsql;
 using NpgsqlTypes;
@@ -47,14 +48,7 @@ public sealed class AlertRuleStore(NpgsqlDataSource dataSource, AuditLog audit, 
     {
         await using var command = dataSource.CreateCommand($"{Select} WHERE r.account_id = @account ORDER BY r.name");
         command.Parameters.AddWithValue("account", accountId);
-        var rules = new List<AlertRuleView>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            rules.Add(Read(reader));
-        }
-
-        return rules;
+        return await command.ReadAllAsync(Read, ct);
     }
 
     /// <summary>One of the account's rules; null for a missing one and for another account's alike.</summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Audit;
 using Npgsql;
 using NpgsqlTypes;
@@ -30,14 +31,7 @@ public sealed class AlertStore(NpgsqlDataSource dataSource, DeliveryStore delive
         command.Parameters.Add(new NpgsqlParameter("rule", NpgsqlDbType.Uuid) { Value = (object?)ruleId ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("before", NpgsqlDbType.Uuid) { Value = (object?)before ?? DBNull.Value });
         command.Parameters.AddWithValue("limit", limit + 1);
-        var alerts = new List<AlertView>();
-        await using (var reader = await command.ExecuteReaderAsync(ct))
-        {
-            while (await reader.ReadAsync(ct))
-            {
-                alerts.Add(Read(reader));
-            }
-        }
+        var alerts = await command.ReadAllAsync(Read, ct);
 
         var page = alerts.Take(limit).ToArray();
         return new AlertPage(page, alerts.Count > limit ? page[^1].Id : null);

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Automator67.Functions.Database;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -120,14 +121,7 @@ public static class AlertTransitions
         insert.Parameters.AddWithValue("ids", ids);
         insert.Parameters.AddWithValue("webhooks", rule.WebhookIds);
         insert.Parameters.AddWithValue("bodies", bodies);
-        var created = new List<Guid>();
-        await using var reader = await insert.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            created.Add(reader.GetGuid(0));
-        }
-
-        return [.. created];
+        return [.. await insert.ReadAllAsync(reader => reader.GetGuid(0), ct)];
     }
 
     /// <summary>The JSON a receiver gets; docs/alerts.md documents every field.</summary>

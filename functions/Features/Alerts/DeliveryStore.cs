@@ -1,3 +1,4 @@
+using Automator67.Functions.Database;
 using Npgsql;
 
 namespace Automator67.Functions.Features.Alerts;
@@ -126,13 +127,6 @@ public sealed class DeliveryStore(NpgsqlDataSource dataSource)
             """);
         command.Parameters.AddWithValue("due", now - grace);
         command.Parameters.AddWithValue("now", now);
-        var ids = new List<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            ids.Add(reader.GetGuid(0));
-        }
-
-        return ids;
+        return await command.ReadAllAsync(reader => reader.GetGuid(0), ct);
     }
 }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Automator67.Functions.Database;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using NpgsqlTypes;
@@ -20,15 +21,11 @@ public sealed class ThresholdEvaluation(IOptions<AlertOptions> options)
     public async Task<List<Guid>> EvaluateAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, EvaluatedRule rule, DateTimeOffset now, CancellationToken ct)
     {
         var hot = await AboveAsync(connection, transaction, rule, now, ct);
-        var open = new HashSet<Guid>();
+        HashSet<Guid> open;
         await using (var command = new NpgsqlCommand("SELECT subject_id FROM a67.alerts WHERE rule_id = @rule AND status <> 'resolved'", connection, transaction))
         {
             command.Parameters.AddWithValue("rule", rule.Id);
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                open.Add(reader.GetGuid(0));
-            }
+            open = (await command.ReadAllAsync(reader => reader.GetGuid(0), ct)).ToHashSet();
         }
 
         var deliveries = new List<Guid>();

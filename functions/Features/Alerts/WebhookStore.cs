@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Audit;
 using Microsoft.IdentityModel.Tokens;
 using Npgsql;
@@ -54,14 +55,7 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource, AuditLog audit, Ti
     {
         await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM a67.webhooks WHERE account_id = @account ORDER BY name");
         command.Parameters.AddWithValue("account", accountId);
-        var webhooks = new List<Webhook>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            webhooks.Add(Read(reader));
-        }
-
-        return webhooks;
+        return await command.ReadAllAsync(Read, ct);
     }
 
     /// <summary>One webhook; null for a missing one and for another account's alike (<paramref name="accountId"/> null: any account's, for the delivery job).</summary>
@@ -140,12 +134,7 @@ public sealed class WebhookStore(NpgsqlDataSource dataSource, AuditLog audit, Ti
         await using var command = dataSource.CreateCommand("SELECT id FROM a67.webhooks WHERE account_id = @account AND id = ANY(@ids)");
         command.Parameters.AddWithValue("account", accountId);
         command.Parameters.AddWithValue("ids", ids.ToArray());
-        var known = new HashSet<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            known.Add(reader.GetGuid(0));
-        }
+        var known = (await command.ReadAllAsync(reader => reader.GetGuid(0), ct)).ToHashSet();
 
         return [.. ids.Where(id => !known.Contains(id))];
     }

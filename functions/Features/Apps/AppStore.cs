@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Audit;
 using Npgsql;
 using NpgsqlTypes;
@@ -37,7 +38,7 @@ public sealed class AppStore(NpgsqlDataSource dataSource, AuditLog audit, TimePr
         insert.Parameters.AddWithValue("name", name);
         insert.Parameters.Add(Jsonb("labels", labels));
         insert.Parameters.AddWithValue("now", time.GetUtcNow());
-        var app = (await ReadAllAsync(insert, ct)).Single();
+        var app = (await insert.ReadAllAsync(Read, ct)).Single();
         await audit.WriteAsync(connection, transaction, created with { Detail = Detail(app) }, ct);
         await transaction.CommitAsync(ct);
         return app;
@@ -55,7 +56,7 @@ public sealed class AppStore(NpgsqlDataSource dataSource, AuditLog audit, TimePr
         command.Parameters.AddWithValue("account", accountId);
         command.Parameters.Add(new NpgsqlParameter("key", NpgsqlDbType.Text) { Value = (object?)labelKey ?? DBNull.Value });
         command.Parameters.Add(new NpgsqlParameter("value", NpgsqlDbType.Text) { Value = (object?)labelValue ?? DBNull.Value });
-        return await ReadAllAsync(command, ct);
+        return await command.ReadAllAsync(Read, ct);
     }
 
     public async Task<App?> FindAsync(Guid accountId, Guid id, CancellationToken ct)
@@ -63,7 +64,7 @@ public sealed class AppStore(NpgsqlDataSource dataSource, AuditLog audit, TimePr
         await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM a67.apps WHERE account_id = @account AND id = @id");
         command.Parameters.AddWithValue("account", accountId);
         command.Parameters.AddWithValue("id", id);
-        return (await ReadAllAsync(command, ct)).SingleOrDefault();
+        return (await command.ReadAllAsync(Read, ct)).SingleOrDefault();
     }
 
     /// <summary>Renames and/or relabels; null when there is no such app; throws <see cref="PostgresException"/> 23505 on a taken name.</summary>
@@ -79,7 +80,7 @@ public sealed class AppStore(NpgsqlDataSource dataSource, AuditLog audit, TimePr
         update.Parameters.AddWithValue("id", id);
         update.Parameters.Add(new NpgsqlParameter("name", NpgsqlDbType.Text) { Value = (object?)name ?? DBNull.Value });
         update.Parameters.Add(labels is null ? new NpgsqlParameter("labels", NpgsqlDbType.Jsonb) { Value = DBNull.Value } : Jsonb("labels", labels));
-        if ((await ReadAllAsync(update, ct)).SingleOrDefault() is not { } app)
+        if ((await update.ReadAllAsync(Read, ct)).SingleOrDefault() is not { } app)
         {
             return null;
         }
@@ -121,19 +122,10 @@ public sealed class AppStore(NpgsqlDataSource dataSource, AuditLog audit, TimePr
 
     static Dictionary<string, object?> Detail(App app) => new() { ["appId"] = app.Id, ["name"] = app.Name };
 
-    static async Task<IReadOnlyList<App>> ReadAllAsync(NpgsqlCommand command, CancellationToken ct)
-    {
-        var apps = new List<App>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            apps.Add(new App(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2),
-                JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3))!,
-                reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5)));
-        }
-
-        return apps;
-    }
+    static App Read(NpgsqlDataReader reader) =>
+        new App(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2),
+            JsonSerializer.Deserialize<Dictionary<string, string>>(reader.GetString(3))!,
+            reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5));
 
     static NpgsqlParameter Jsonb<T>(string name, T value) => new(name, NpgsqlDbType.Jsonb) { Value = JsonSerializer.Serialize(value, JsonSerializerOptions.Web) };
 }

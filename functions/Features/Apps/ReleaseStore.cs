@@ -1,3 +1,4 @@
+using Automator67.Functions.Database;
 using Npgsql;
 
 namespace Automator67.Functions.Features.Apps;
@@ -50,7 +51,7 @@ public sealed class ReleaseStore(NpgsqlDataSource dataSource, TimeProvider time)
         insert.Parameters.AddWithValue("spec", ReleaseSpecJson.Serialize(normalized));
         insert.Parameters.AddWithValue("now", time.GetUtcNow());
         insert.Parameters.AddWithValue("by", createdBy);
-        return (await ReadAllAsync(insert, ct)).Single();
+        return (await insert.ReadAllAsync(Read, ct)).Single();
     }
 
     /// <summary>The app's releases, newest first: at most <paramref name="limit"/>, numbered below <paramref name="before"/> when given.</summary>
@@ -63,7 +64,7 @@ public sealed class ReleaseStore(NpgsqlDataSource dataSource, TimeProvider time)
         command.Parameters.AddWithValue("app", appId);
         command.Parameters.AddWithValue("before", (object?)before ?? DBNull.Value);
         command.Parameters.AddWithValue("limit", limit);
-        return await ReadAllAsync(command, ct);
+        return await command.ReadAllAsync(Read, ct);
     }
 
     public async Task<Release?> GetAsync(Guid appId, int number, CancellationToken ct)
@@ -78,19 +79,10 @@ public sealed class ReleaseStore(NpgsqlDataSource dataSource, TimeProvider time)
         await using var command = new NpgsqlCommand($"SELECT {Columns} FROM a67.releases WHERE app_id = @app AND number = @number", connection, transaction);
         command.Parameters.AddWithValue("app", appId);
         command.Parameters.AddWithValue("number", number);
-        return (await ReadAllAsync(command, ct)).SingleOrDefault();
+        return (await command.ReadAllAsync(Read, ct)).SingleOrDefault();
     }
 
-    static async Task<IReadOnlyList<Release>> ReadAllAsync(NpgsqlCommand command, CancellationToken ct)
-    {
-        var releases = new List<Release>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            releases.Add(new Release(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), ReleaseSpecJson.Deserialize(reader.GetString(3)),
-                reader.GetFieldValue<DateTimeOffset>(4), reader.GetGuid(5)));
-        }
-
-        return releases;
-    }
+    static Release Read(NpgsqlDataReader reader) =>
+        new Release(reader.GetGuid(0), reader.GetGuid(1), reader.GetInt32(2), ReleaseSpecJson.Deserialize(reader.GetString(3)),
+            reader.GetFieldValue<DateTimeOffset>(4), reader.GetGuid(5));
 }

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Auth.Authentication;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Npgsql;
@@ -85,16 +86,12 @@ public static class EventEndpoints
         command.Parameters.AddWithValue("to", (object?)to ?? DBNull.Value);
         command.Parameters.AddWithValue("before", (object?)before ?? DBNull.Value);
         command.Parameters.AddWithValue("limit", pageSize + 1);
-        var events = new List<EventView>();
-        await using (var reader = await command.ExecuteReaderAsync(ct))
+        var events = await command.ReadAllAsync(reader =>
         {
-            while (await reader.ReadAsync(ct))
-            {
-                using var detail = JsonDocument.Parse(reader.GetString(9));
-                events.Add(new EventView(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3),
-                    reader.GetFieldValue<Guid?>(4), reader.GetFieldValue<Guid?>(5), reader.GetFieldValue<Guid?>(6), reader.GetFieldValue<Guid?>(7), reader.GetString(8), detail.RootElement.Clone()));
-            }
-        }
+            using var detail = JsonDocument.Parse(reader.GetString(9));
+            return new EventView(reader.GetInt64(0), reader.GetFieldValue<DateTimeOffset>(1), reader.GetString(2), reader.GetString(3),
+                reader.GetFieldValue<Guid?>(4), reader.GetFieldValue<Guid?>(5), reader.GetFieldValue<Guid?>(6), reader.GetFieldValue<Guid?>(7), reader.GetString(8), detail.RootElement.Clone());
+        }, ct);
 
         var hasMore = events.Count > pageSize;
         var page = events.Take(pageSize).ToArray();

@@ -1,3 +1,4 @@
+using Automator67.Functions.Database;
 using Npgsql;
 
 namespace Automator67.Functions.Features.Metrics;
@@ -101,18 +102,11 @@ public sealed class MetricsQuery(NpgsqlDataSource dataSource)
         command.Parameters.AddWithValue("rawFrom", rawFrom);
         command.Parameters.AddWithValue("step", window.StepSeconds);
         command.Parameters.AddWithValue("lookback", MetricsSql.Lookback);
-        var points = new List<MetricsPoint>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            points.Add(new MetricsPoint(
-                from + reader.GetInt32(0) * window.Step,
-                new AvgMax(Math.Round(reader.GetDouble(1), 3), Math.Round(reader.GetDouble(2), 3)),
-                new AvgMaxBytes((long)Math.Round(reader.GetDouble(3)), (long)Math.Round(reader.GetDouble(4))),
-                reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt32(8)));
-        }
-
-        return [.. points];
+        return [.. await command.ReadAllAsync(reader => new MetricsPoint(
+            from + reader.GetInt32(0) * window.Step,
+            new AvgMax(Math.Round(reader.GetDouble(1), 3), Math.Round(reader.GetDouble(2), 3)),
+            new AvgMaxBytes((long)Math.Round(reader.GetDouble(3)), (long)Math.Round(reader.GetDouble(4))),
+            reader.GetInt64(5), reader.GetInt64(6), reader.GetInt64(7), reader.GetInt32(8)), ct)];
     }
 
     async Task<(DateTimeOffset? Minutes, DateTimeOffset? Hours)> WatermarksAsync(CancellationToken ct)

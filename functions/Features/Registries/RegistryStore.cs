@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Automator67.Contracts.Relay;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Audit;
 using Automator67.Functions.Features.Secrets;
 using Npgsql;
@@ -36,7 +37,7 @@ public sealed class RegistryStore(NpgsqlDataSource dataSource, SecretStore secre
             insert.Parameters.AddWithValue("name", name);
             insert.Parameters.AddWithValue("server", server);
             insert.Parameters.AddWithValue("now", now);
-            registry = (await ReadAllAsync(insert, ct)).Single();
+            registry = (await insert.ReadAllAsync(Read, ct)).Single();
         }
 
         await secrets.WriteAsync(connection, transaction, accountId, SecretIdentity.Registry, registry.Id, CredentialsSecret,
@@ -53,7 +54,7 @@ public sealed class RegistryStore(NpgsqlDataSource dataSource, SecretStore secre
     {
         await using var command = dataSource.CreateCommand($"SELECT {Columns} FROM a67.registries WHERE account_id = @account ORDER BY name");
         command.Parameters.AddWithValue("account", accountId);
-        return await ReadAllAsync(command, ct);
+        return await command.ReadAllAsync(Read, ct);
     }
 
     public async Task<bool> DeleteAsync(Guid accountId, Guid id, AuditEvent deleted, CancellationToken ct)
@@ -79,7 +80,7 @@ public sealed class RegistryStore(NpgsqlDataSource dataSource, SecretStore secre
         await using var command = new NpgsqlCommand($"SELECT {Columns} FROM a67.registries WHERE account_id = @account AND lower(name) = lower(@name)", connection, transaction);
         command.Parameters.AddWithValue("account", accountId);
         command.Parameters.AddWithValue("name", name);
-        return (await ReadAllAsync(command, ct)).SingleOrDefault();
+        return (await command.ReadAllAsync(Read, ct)).SingleOrDefault();
     }
 
     /// <summary>The credential's username and password, decrypted in memory; null when it has none (deleted meanwhile).</summary>
@@ -89,16 +90,7 @@ public sealed class RegistryStore(NpgsqlDataSource dataSource, SecretStore secre
         return values.TryGetValue(CredentialsSecret, out var json) ? JsonSerializer.Deserialize(json, RelayJsonContext.Default.RegistryCredentials) : null;
     }
 
-    static async Task<List<Registry>> ReadAllAsync(NpgsqlCommand command, CancellationToken ct)
-    {
-        var registries = new List<Registry>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            registries.Add(new Registry(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
-                reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5)));
-        }
-
-        return registries;
-    }
+    static Registry Read(NpgsqlDataReader reader) =>
+        new Registry(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3),
+            reader.GetFieldValue<DateTimeOffset>(4), reader.GetFieldValue<DateTimeOffset>(5));
 }

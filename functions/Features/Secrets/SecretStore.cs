@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Audit;
 using Npgsql;
 using NpgsqlTypes;
@@ -162,12 +163,7 @@ public sealed partial class SecretStore(NpgsqlDataSource dataSource, KeyEncrypti
         await using var command = new NpgsqlCommand("SELECT name FROM a67.secrets WHERE app_id = @app AND name = ANY(@names)", connection, transaction);
         command.Parameters.AddWithValue("app", appId);
         command.Parameters.AddWithValue("names", names.ToArray());
-        var present = new HashSet<string>(StringComparer.Ordinal);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            present.Add(reader.GetString(0));
-        }
+        var present = (await command.ReadAllAsync(reader => reader.GetString(0), ct)).ToHashSet(StringComparer.Ordinal);
 
         return [.. names.Where(n => !present.Contains(n)).Distinct().Order(StringComparer.Ordinal)];
     }

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Events;
 using Automator67.Functions.Features.Nodes;
 using Hangfire;
@@ -80,16 +81,9 @@ public sealed partial class HealthSweep(
         await using var command = dataSource.CreateCommand("""
             SELECT id, account_id, name, last_heartbeat_at, unreachable_at, lost_at, lost_after_seconds FROM a67.nodes WHERE last_heartbeat_at IS NOT NULL
             """);
-        var nodes = new List<NodeHealth>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            nodes.Add(new NodeHealth(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
-                reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
-                reader.IsDBNull(6) ? nodeOptions.Value.LostAfter : TimeSpan.FromSeconds(reader.GetInt32(6))));
-        }
-
-        return nodes;
+        return await command.ReadAllAsync(reader => new NodeHealth(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
+            reader.IsDBNull(4) ? null : reader.GetFieldValue<DateTimeOffset>(4), reader.IsDBNull(5) ? null : reader.GetFieldValue<DateTimeOffset>(5),
+            reader.IsDBNull(6) ? nodeOptions.Value.LostAfter : TimeSpan.FromSeconds(reader.GetInt32(6))), ct);
     }
 
     /// <summary>Enters or leaves the pause; entering it tells every account with a silent node (once per pause).</summary>

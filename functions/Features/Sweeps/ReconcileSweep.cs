@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
 using Automator67.Contracts.Relay;
+using Automator67.Functions.Database;
 using Automator67.Functions.Features.Events;
 using Automator67.Functions.Features.Nodes;
 using Automator67.Functions.Features.Operations;
@@ -146,14 +147,7 @@ public sealed partial class ReconcileSweep(
             ORDER BY a.id LIMIT 100
             """);
         command.Parameters.AddWithValue("recent", now - options.Value.HealRetryDelay);
-        var apps = new List<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            apps.Add(reader.GetGuid(0));
-        }
-
-        return apps;
+        return await command.ReadAllAsync(reader => reader.GetGuid(0), ct);
     }
 
     /// <summary>Nodes heard from lately, with their latest complete inventory (an older one says nothing about now).</summary>
@@ -166,15 +160,8 @@ public sealed partial class ReconcileSweep(
             ORDER BY n.id
             """);
         command.Parameters.AddWithValue("fresh", fresh);
-        var nodes = new List<NodeInventory>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
-        {
-            nodes.Add(new NodeInventory(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
-                JsonSerializer.Deserialize(reader.GetString(4), RelayJsonContext.Default.IReadOnlyListContainerReport) ?? []));
-        }
-
-        return nodes;
+        return await command.ReadAllAsync(reader => new NodeInventory(reader.GetGuid(0), reader.GetGuid(1), reader.GetString(2), reader.GetFieldValue<DateTimeOffset>(3),
+            JsonSerializer.Deserialize(reader.GetString(4), RelayJsonContext.Default.IReadOnlyListContainerReport) ?? []), ct);
     }
 
     async Task ReconcileBatchAsync(NodeInventory[] batch, Outcome outcome, CancellationToken ct)
@@ -210,23 +197,19 @@ public sealed partial class ReconcileSweep(
     /// </summary>
     static async Task<Guid[]> LockAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, Guid[] nodes, CancellationToken ct)
     {
-        var present = new List<Guid>(nodes.Length);
+        Guid[] present;
         await using (var lockNodes = new NpgsqlCommand("SELECT id FROM a67.nodes WHERE id = ANY(@nodes) ORDER BY id FOR KEY SHARE", connection, transaction))
         {
             lockNodes.Parameters.AddWithValue("nodes", nodes);
-            await using var reader = await lockNodes.ExecuteReaderAsync(ct);
-            while (await reader.ReadAsync(ct))
-            {
-                present.Add(reader.GetGuid(0));
-            }
+            present = [.. await lockNodes.ReadAllAsync(reader => reader.GetGuid(0), ct)];
         }
 
         await using var lockApps = new NpgsqlCommand("""
             SELECT id FROM a67.apps WHERE id IN (SELECT app_id FROM a67.replicas WHERE node_id = ANY(@nodes) AND state NOT IN ('Removed', 'Failed')) ORDER BY id FOR UPDATE
             """, connection, transaction);
-        lockApps.Parameters.AddWithValue("nodes", present.ToArray());
+        lockApps.Parameters.AddWithValue("nodes", present);
         await lockApps.ExecuteNonQueryAsync(ct);
-        return [.. present];
+        return present;
     }
 
     /// <summary>Fences superseded placements, refreshes host ports, checks each healthy replica and collects the orphans.</summary>
@@ -504,37 +487,30 @@ public sealed partial class ReconcileSweep(
             WHERE r.node_id = ANY(@nodes) AND r.state NOT IN ('Removed', 'Failed')
             """, connection, transaction);
         command.Parameters.AddWithValue("nodes", nodes);
-        var rows = new List<Replica>();
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        return await command.ReadAllAsync(reader => new Replica
         {
-            rows.Add(new Replica
-            {
-                NodeId = reader.GetGuid(0),
-                Id = reader.GetGuid(1),
-                AppId = reader.GetGuid(2),
-                AppName = reader.GetString(3),
-                AppLabel = reader.GetGuid(2).ToString("N"),
-                Release = reader.GetInt32(4),
-                Slot = reader.GetInt32(5),
-                Generation = reader.GetInt64(6),
-                State = reader.GetString(7),
-                HealthyAt = reader.GetFieldValue<DateTimeOffset?>(8),
-                Crashes = reader.GetInt32(9),
-                FirstCrashAt = reader.GetFieldValue<DateTimeOffset?>(10),
-                RestartCountSeen = reader.GetFieldValue<int?>(11),
-                RestartDueAt = reader.GetFieldValue<DateTimeOffset?>(12),
-                CrashedRunAt = reader.GetFieldValue<DateTimeOffset?>(13),
-                RestartSentAt = reader.GetFieldValue<DateTimeOffset?>(14),
-                CrashLoopingAt = reader.GetFieldValue<DateTimeOffset?>(15),
-                LastError = reader.IsDBNull(16) ? null : reader.GetString(16),
-                AppStopped = reader.GetBoolean(17),
-                Ports = JsonSerializer.Deserialize(reader.GetString(18), RelayJsonContext.Default.IReadOnlyListPortBinding) ?? [],
-                AppBusy = reader.GetBoolean(19),
-            });
-        }
-
-        return rows;
+            NodeId = reader.GetGuid(0),
+            Id = reader.GetGuid(1),
+            AppId = reader.GetGuid(2),
+            AppName = reader.GetString(3),
+            AppLabel = reader.GetGuid(2).ToString("N"),
+            Release = reader.GetInt32(4),
+            Slot = reader.GetInt32(5),
+            Generation = reader.GetInt64(6),
+            State = reader.GetString(7),
+            HealthyAt = reader.GetFieldValue<DateTimeOffset?>(8),
+            Crashes = reader.GetInt32(9),
+            FirstCrashAt = reader.GetFieldValue<DateTimeOffset?>(10),
+            RestartCountSeen = reader.GetFieldValue<int?>(11),
+            RestartDueAt = reader.GetFieldValue<DateTimeOffset?>(12),
+            CrashedRunAt = reader.GetFieldValue<DateTimeOffset?>(13),
+            RestartSentAt = reader.GetFieldValue<DateTimeOffset?>(14),
+            CrashLoopingAt = reader.GetFieldValue<DateTimeOffset?>(15),
+            LastError = reader.IsDBNull(16) ? null : reader.GetString(16),
+            AppStopped = reader.GetBoolean(17),
+            Ports = JsonSerializer.Deserialize(reader.GetString(18), RelayJsonContext.Default.IReadOnlyListPortBinding) ?? [],
+            AppBusy = reader.GetBoolean(19),
+        }, ct);
     }
 
     /// <summary>Writes back the replicas the pass changed, in one round trip.</summary>
